@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): builds, makes sure the Pulumi CLI
+# exists, then runs every test tier with node's test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/toolchain.sh >/dev/null
+npx tsc -b
+# Files run one at a time: the lab tests own kernel namespaces and the CLI
+# tests spawn the engine; running them side by side on 2 cores only adds noise.
+mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+exec node --test --test-concurrency=1 "${files[@]}"
