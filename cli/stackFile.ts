@@ -1,0 +1,53 @@
+// Reads the site out of a stack file (stacks/Pulumi.<site>.yaml) for the
+// offline commands. Every failure becomes one line a person can act on.
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export const SITE_KEY = "multiwan:site";
+
+export class StackFileError extends Error {}
+
+export interface StackFile {
+  file: string;
+  /** "home" for Pulumi.home.yaml. */
+  stack: string;
+  site: unknown;
+}
+
+export function readStackFile(file: string): StackFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new StackFileError(code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read (${code ?? String(err)})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text, { prettyErrors: false });
+  } catch (err) {
+    const first = String((err as Error).message).split("\n")[0];
+    throw new StackFileError(`${file}: not valid YAML: ${first}`);
+  }
+  const config = (doc as { config?: Record<string, unknown> } | null)?.config;
+  if (!config || typeof config !== "object" || !(SITE_KEY in config)) {
+    throw new StackFileError(`${file}: has no "${SITE_KEY}" under "config:" (see stacks/Pulumi.home.yaml for the layout)`);
+  }
+  const base = path.basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+  return { file, stack: base, site: config[SITE_KEY] };
+}
+
+/** Runs a command body, turning expected failures into one line and exit 1. */
+export function runCli(body: () => number): void {
+  try {
+    process.exitCode = body();
+  } catch (err) {
+    if (err instanceof StackFileError) {
+      console.error(err.message);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,220 @@
+// Site -> plan: plain objects that say which tables, routes, rules, NAT and
+// forward entries the gateway needs. Each entry becomes the inputs of one
+// provider resource; nothing here knows about Pulumi, SSH or shell.
+import { ipRouteDestination, parsePrefix, formatIPv4, networkOf } from "./ipv4";
+import { Site, uplinkPriority, uplinkTable } from "./schema";
+
+export type NatBackend = "nftables" | "iptables";
+
+/** One route as `ip route` takes it (destination in `ip route`'s own spelling). */
+export interface Route {
+  destination: string;
+  via?: string;
+  dev: string;
+  src?: string;
+}
+
+export interface Sysctl {
+  /** As `sysctl` names it, e.g. net.ipv4.conf.eth1.rp_filter. */
+  name: string;
+  /** Path under /proc/sys (interface names may contain dots, so not derived from name). */
+  path: string;
+  value: string;
+}
+
+/** Checked read-only before the first change of a run; carried by every resource. */
+export interface Preflight {
+  interfaces: { name: string; address: string }[];
+  natBackend: NatBackend;
+}
+
+export interface GatewayHostEntry {
+  protocol: number;
+  /** Written to /etc/iproute2/rt_tables.d/multiwan.conf so `ip` shows names. */
+  tableNames: { id: number; name: string }[];
+  sysctls: Sysctl[];
+}
+
+export interface RoutingTableEntry {
+  uplink: string;
+  table: number;
+  interface: string;
+  address: string;
+  gateway: string;
+  protocol: number;
+  /** Every route of the table: the uplink's default, its subnet, and the gateway's other subnets. */
+  routes: Route[];
+}
+
+export interface PolicyRuleEntry {
+  uplink: string;
+  priority: number;
+  /** The uplink's own address: replies from it leave through its table. */
+  from: string;
+  table: number;
+  protocol: number;
+}
+
+export interface Nexthop {
+  uplink: string;
+  via: string;
+  dev: string;
+  weight: number;
+}
+
+export interface MultipathEntry {
+  table: number;
+  protocol: number;
+  /** `lookup main suppress_prefixlength 0`, then `lookup <table>`. */
+  mainPriority: number;
+  multipathPriority: number;
+  nexthops: Nexthop[];
+}
+
+export interface PinnedRoutesEntry {
+  uplink: string;
+  table: number;
+  protocol: number;
+  via: string;
+  dev: string;
+  destinations: string[];
+}
+
+export interface MasqueradeEntry {
+  uplink: string;
+  interface: string;
+  backend: NatBackend;
+}
+
+export interface ForwardEntry {
+  lanInterface: string;
+  uplinkInterfaces: string[];
+  backend: NatBackend;
+}
+
+export interface Plan {
+  preflight: Preflight;
+  host: GatewayHostEntry;
+  tables: RoutingTableEntry[];
+  rules: PolicyRuleEntry[];
+  multipath: MultipathEntry;
+  pinned: PinnedRoutesEntry[];
+  masquerade: MasqueradeEntry[];
+  forward: ForwardEntry;
+}
+
+export const MULTIPATH_TABLE_NAME = "multiwan";
+
+export function planSite(site: Site): Plan {
+  const { protocol } = site.routing;
+  const uplinks = site.uplinks.map((u, i) => ({
+    ...u,
+    tableId: uplinkTable(site, u, i),
+    priority: uplinkPriority(site, u, i),
+    prefix: parsePrefix(u.address)!,
+  }));
+  const lanPrefix = parsePrefix(site.lan.address)!;
+  const backend = site.nat.backend;
+
+  const tables = uplinks.map((u): RoutingTableEntry => ({
+    uplink: u.name,
+    table: u.tableId,
+    interface: u.interface,
+    address: u.address,
+    gateway: u.gateway,
+    protocol,
+    // The LARTC recipe: the uplink's table must still reach every local
+    // subnet, or replies to the LAN and the other uplinks would leave by
+    // this uplink's default route.
+    routes: [
+      { destination: networkOf(u.prefix), dev: u.interface, src: formatIPv4(u.prefix.address) },
+      { destination: "default", via: u.gateway, dev: u.interface },
+      { destination: networkOf(lanPrefix), dev: site.lan.interface },
+      ...uplinks.filter((o) => o !== u).map((o) => ({ destination: networkOf(o.prefix), dev: o.interface })),
+      { destination: "127.0.0.0/8", dev: "lo" },
+    ],
+  }));
+
+  const byName = new Map(uplinks.map((u) => [u.name, u]));
+  const pinned = uplinks
+    .map((u): PinnedRoutesEntry => ({
+      uplink: u.name,
+      table: site.routing.table,
+      protocol,
+      via: u.gateway,
+      dev: u.interface,
+      destinations: site.pinnedRoutes
+        .filter((p) => byName.get(p.uplink) === u)
+        .map((p) => ipRouteDestination(parsePrefix(p.destination)!)),
+    }))
+    .filter((p) => p.destinations.length > 0);
+
+  const sysctl = (name: string, value: string | number): Sysctl => ({
+    name,
+    path: `/proc/sys/${name.replace(/\./g, "/")}`,
+    value: String(value),
+  });
+  const perInterface = (iface: string, key: string, value: number): Sysctl => ({
+    name: `net.ipv4.conf.${iface.replace(/\./g, "/")}.${key}`,
+    path: `/proc/sys/net/ipv4/conf/${iface}/${key}`,
+    value: String(value),
+  });
+
+  return {
+    preflight: {
+      interfaces: [
+        { name: site.lan.interface, address: site.lan.address },
+        ...uplinks.map((u) => ({ name: u.interface, address: u.address })),
+      ],
+      natBackend: backend,
+    },
+    host: {
+      protocol,
+      tableNames: [
+        ...uplinks.map((u) => ({ id: u.tableId, name: u.name })),
+        { id: site.routing.table, name: MULTIPATH_TABLE_NAME },
+      ],
+      sysctls: [
+        sysctl("net.ipv4.ip_forward", 1),
+        sysctl("net.ipv4.fib_multipath_hash_policy", site.routing.hashPolicy),
+        // Skip nexthops whose neighbour (the ISP router) does not answer ARP.
+        sysctl("net.ipv4.fib_multipath_use_neigh", 1),
+        ...uplinks.flatMap((u) => [
+          // Strict reverse-path filtering drops replies that arrive on the
+          // "other" uplink; loose mode (2) keeps spoofing protection.
+          perInterface(u.interface, "rp_filter", 2),
+          // Do not pick a nexthop whose link is down.
+          perInterface(u.interface, "ignore_routes_with_linkdown", 1),
+        ]),
+      ],
+    },
+    tables,
+    rules: uplinks.map((u) => ({
+      uplink: u.name,
+      priority: u.priority,
+      from: formatIPv4(u.prefix.address),
+      table: u.tableId,
+      protocol,
+    })),
+    multipath: {
+      table: site.routing.table,
+      protocol,
+      mainPriority: site.routing.mainPriority,
+      multipathPriority: site.routing.multipathPriority,
+      nexthops: uplinks.map((u) => ({ uplink: u.name, via: u.gateway, dev: u.interface, weight: u.weight })),
+    },
+    pinned,
+    masquerade: uplinks.map((u) => ({ uplink: u.name, interface: u.interface, backend })),
+    forward: {
+      lanInterface: site.lan.interface,
+      uplinkInterfaces: uplinks.map((u) => u.interface),
+      backend,
+    },
+  };
+}
+
+/** Each uplink's share of new connections, e.g. { isp1: 2/3, isp2: 1/3 }. */
+export function trafficShares(entry: MultipathEntry): Record<string, number> {
+  const total = entry.nexthops.reduce((sum, n) => sum + n.weight, 0);
+  return Object.fromEntries(entry.nexthops.map((n) => [n.uplink, n.weight / total]));
+}

@@ -1,0 +1,258 @@
+// The site model: one multi-WAN gateway as the user writes it under the
+// stack config key `multiwan:site`. Field checks live on the fields; checks
+// that compare fields run in one superRefine that also runs when some fields
+// are already invalid, so a user sees every problem in one go.
+import { z } from "zod";
+import { parsePublicKeyLine } from "./publicKey";
+import {
+  Prefix, contains, formatIPv4, hasNetworkAndBroadcast, isNetworkPrefix, networkOf, overlaps,
+  parseIPv4, parsePrefix,
+} from "./ipv4";
+
+export const MAX_UPLINKS = 16;
+const RESERVED_TABLES = new Map([[0, "unspec"], [253, "default"], [254, "main"], [255, "local"]]);
+/** Names that already mean something to `ip rule`/`ip route` or to us. */
+const RESERVED_NAMES = ["main", "local", "default", "unspec", "all", "multiwan"];
+
+const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, {
+  error: "must be an IPv4 address like 192.168.1.254",
+});
+const interfaceAddress = z.string().refine((s) => parsePrefix(s) !== undefined, {
+  error: "must be an IPv4 address with its prefix length, like 192.168.1.1/24",
+});
+const destination = z.string().superRefine((s, ctx) => {
+  const prefix = parsePrefix(s);
+  if (!prefix && parseIPv4(s) !== undefined) {
+    ctx.addIssue({ code: "custom", message: `${s} has no prefix length; write ${s}/32 for one host` });
+  } else if (!prefix) {
+    ctx.addIssue({ code: "custom", message: "must be a destination prefix like 203.0.113.7/32 or 198.51.100.0/24" });
+  } else if (!isNetworkPrefix(prefix)) {
+    ctx.addIssue({ code: "custom", message: `${s} has host bits set; the prefix is ${networkOf(prefix)}` });
+  } else if (prefix.length === 0) {
+    ctx.addIssue({ code: "custom", message: "0.0.0.0/0 is the multipath default itself; it cannot be pinned" });
+  }
+});
+const interfaceName = z.string().regex(/^[A-Za-z0-9_.=+-]{1,15}$/, {
+  error: "must be a Linux interface name: 1 to 15 letters, digits or _ . = + -",
+});
+const uplinkName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,14}$/, {
+    error: "must be a short name: a lowercase letter, then up to 14 lowercase letters, digits or -",
+  })
+  .refine((s) => !RESERVED_NAMES.includes(s), { error: (iss) => `"${iss.input}" is reserved; choose another name` });
+const tableId = z
+  .number()
+  .int({ error: "must be a whole number" })
+  .min(1, { error: "must be between 1 and 4294967295 (0 is reserved)" })
+  .max(4294967295, { error: "must be between 1 and 4294967295" })
+  .refine((n) => !RESERVED_TABLES.has(n), {
+    error: (iss) => `table ${iss.input} is reserved for the kernel's "${RESERVED_TABLES.get(iss.input as number)}" table`,
+  });
+const rulePriority = z
+  .number()
+  .int({ error: "must be a whole number" })
+  .min(1, { error: "must be between 1 and 32765 (0 and 32766-32767 belong to the kernel's own rules)" })
+  .max(32765, { error: "must be between 1 and 32765 (32766 and 32767 belong to the kernel's own rules)" });
+
+const host = z.strictObject({
+  address: z.string().refine(
+    (s) => parseIPv4(s) !== undefined || /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s),
+    { error: "must be an IPv4 address or a DNS name of the gateway" },
+  ),
+  port: z.number().int({ error: "must be a whole number" }).min(1).max(65535, { error: "must be a TCP port, 1 to 65535" }).default(22),
+  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a Unix user name like root or netadmin" }).default("root"),
+  hostKey: z.string().superRefine((s, ctx) => {
+    const parsed = parsePublicKeyLine(s);
+    if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+  }).optional(),
+  /** Explicit opt-out of host key checking; every run warns about it. */
+  insecureIgnoreHostKey: z.boolean().default(false),
+});
+
+const uplink = z.strictObject({
+  name: uplinkName,
+  interface: interfaceName,
+  address: interfaceAddress,
+  gateway: ipv4,
+  weight: z.number().int({ error: "must be a whole number" }).min(1, { error: "must be between 1 and 256" }).max(256, { error: "must be between 1 and 256" }).default(1),
+  table: tableId.optional(),
+  priority: rulePriority.optional(),
+});
+
+const routing = z.strictObject({
+  /** Route protocol / rule protocol number that marks everything we add. */
+  protocol: z.number().int().min(5, { error: "must be between 5 and 255 (0-4 are the kernel's own)" }).max(255, { error: "must be between 5 and 255" }).default(77),
+  /** Table that holds the weighted multipath default and the pinned routes. */
+  table: tableId.default(200),
+  /** Uplink i (from 1) gets table tableBase + i unless it sets `table`. */
+  tableBase: z.number().int().min(1).max(4294967000).default(100),
+  /** Uplink i (from 1) gets rule priority priorityBase + i unless it sets `priority`. */
+  priorityBase: z.number().int().min(0).max(29000).default(1000),
+  /** `lookup main suppress_prefixlength 0`: main wins for all but its default. */
+  mainPriority: rulePriority.default(30000),
+  /** `lookup <table>`: the multipath default, reached after main. */
+  multipathPriority: rulePriority.default(30001),
+  /** fib_multipath_hash_policy: 0 hashes addresses only, 1 the 5-tuple. */
+  hashPolicy: z.union([z.literal(0), z.literal(1)], { error: "must be 0 (addresses) or 1 (addresses and ports)" }).default(1),
+});
+
+export const siteSchema = z
+  .strictObject({
+    host,
+    lan: z.strictObject({ interface: interfaceName, address: interfaceAddress }),
+    uplinks: z
+      .array(uplink)
+      .min(1, { error: "needs at least one uplink" })
+      .max(MAX_UPLINKS, { error: `at most ${MAX_UPLINKS} uplinks are supported` }),
+    pinnedRoutes: z.array(z.strictObject({ destination, uplink: z.string() })).default([]),
+    nat: z.strictObject({ backend: z.enum(["nftables", "iptables"]).default("nftables") }).default({ backend: "nftables" }),
+    routing: routing.default(routing.parse({})),
+  })
+  .superRefine((site, ctx) => crossCheck(site as unknown as LooseSite, ctx), { when: () => true });
+
+export type SiteInput = z.input<typeof siteSchema>;
+export type Site = z.output<typeof siteSchema>;
+export type Uplink = Site["uplinks"][number];
+
+/** The effective table id and rule priority of the uplink at `index`. */
+export function uplinkTable(site: Pick<Site, "routing">, uplink: Pick<Uplink, "table">, index: number): number {
+  return uplink.table ?? site.routing.tableBase + index + 1;
+}
+export function uplinkPriority(site: Pick<Site, "routing">, uplink: Pick<Uplink, "priority">, index: number): number {
+  return uplink.priority ?? site.routing.priorityBase + index + 1;
+}
+
+// ---- cross-field checks -------------------------------------------------
+
+/** What superRefine sees when some fields failed: anything may be missing or wrong. */
+type Loose<T> = { [K in keyof T]?: unknown };
+interface LooseSite {
+  host?: Loose<Site["host"]>;
+  lan?: Loose<Site["lan"]>;
+  uplinks?: unknown;
+  pinnedRoutes?: unknown;
+  routing?: Loose<Site["routing"]>;
+}
+type Ctx = z.RefinementCtx;
+type Path = (string | number)[];
+
+const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+const int = (v: unknown) => (typeof v === "number" && Number.isInteger(v) ? v : undefined);
+const prefixOf = (v: unknown) => { const s = str(v); return s === undefined ? undefined : parsePrefix(s); };
+const addrOf = (v: unknown) => { const s = str(v); return s === undefined ? undefined : parseIPv4(s); };
+const list = (v: unknown) => (Array.isArray(v) ? (v as Record<string, unknown>[]).filter((x) => x && typeof x === "object") : []);
+
+function issue(ctx: Ctx, path: Path, message: string) {
+  ctx.addIssue({ code: "custom", path, message });
+}
+
+function crossCheck(site: LooseSite, ctx: Ctx) {
+  if (site.host && site.host.hostKey === undefined && site.host.insecureIgnoreHostKey !== true) {
+    issue(ctx, ["host", "hostKey"], 'is required: the gateway\'s public host key, e.g. the "ssh-ed25519 AAAA..." line from `ssh-keyscan <host>` (or set host.insecureIgnoreHostKey: true to skip the check)');
+  }
+  const uplinks = Array.isArray(site.uplinks) ? (site.uplinks as Loose<Uplink>[]) : [];
+  const subnets: { path: Path; label: string; prefix: Prefix }[] = [];
+
+  const lanPrefix = prefixOf(site.lan?.address);
+  if (lanPrefix) {
+    checkInterfaceAddress(ctx, ["lan", "address"], lanPrefix);
+    subnets.push({ path: ["lan", "address"], label: "the LAN", prefix: lanPrefix });
+  }
+  uplinks.forEach((u, i) => {
+    if (!u || typeof u !== "object") return;
+    const prefix = prefixOf(u.address);
+    const label = `uplink ${str(u.name) ?? i + 1}`;
+    if (!prefix) return;
+    checkInterfaceAddress(ctx, ["uplinks", i, "address"], prefix);
+    subnets.push({ path: ["uplinks", i, "address"], label, prefix });
+    const gateway = addrOf(u.gateway);
+    if (gateway === undefined) return;
+    const where: Path = ["uplinks", i, "gateway"];
+    const shown = formatIPv4(gateway);
+    if (!contains(prefix, gateway)) issue(ctx, where, `${shown} is outside ${label}'s subnet ${networkOf(prefix)}`);
+    else if (gateway === prefix.address) issue(ctx, where, `${shown} is ${label}'s own address; give the ISP router's address`);
+    else if (hasNetworkAndBroadcast(prefix) && gateway === prefix.network) issue(ctx, where, `${shown} is the network address of ${networkOf(prefix)}`);
+    else if (hasNetworkAndBroadcast(prefix) && gateway === prefix.broadcast) issue(ctx, where, `${shown} is the broadcast address of ${networkOf(prefix)}`);
+  });
+
+  // Overlapping subnets make "which interface?" ambiguous for the kernel.
+  for (let a = 0; a < subnets.length; a++) {
+    for (let b = 0; b < a; b++) {
+      if (overlaps(subnets[a].prefix, subnets[b].prefix)) {
+        issue(ctx, subnets[a].path, `${networkOf(subnets[a].prefix)} overlaps ${subnets[b].label}'s subnet ${networkOf(subnets[b].prefix)}`);
+      }
+    }
+  }
+
+  const interfaces = [{ path: ["lan", "interface"] as Path, value: str(site.lan?.interface) }];
+  uplinks.forEach((u, i) => interfaces.push({ path: ["uplinks", i, "interface"], value: str(u?.interface) }));
+  duplicates(ctx, interfaces, (v) => `interface ${v} is already used by`);
+  duplicates(ctx, uplinks.map((u, i) => ({ path: ["uplinks", i, "name"], value: str(u?.name) })), (v) => `uplink name "${v}" is already used by`);
+
+  const routing = site.routing ?? {};
+  const tableBase = int(routing.tableBase) ?? 100;
+  const priorityBase = int(routing.priorityBase) ?? 1000;
+  const tables = [{ path: ["routing", "table"] as Path, value: int(routing.table) ?? 200 }];
+  uplinks.forEach((u, i) => {
+    const explicit = int(u?.table);
+    tables.push({ path: ["uplinks", i, "table"], value: explicit ?? tableBase + i + 1 });
+    if (explicit === undefined && RESERVED_TABLES.has(tableBase + i + 1)) {
+      issue(ctx, ["uplinks", i], `its default table id ${tableBase + i + 1} (routing.tableBase + ${i + 1}) is reserved; set uplinks[${i}].table or change routing.tableBase`);
+    }
+  });
+  duplicates(ctx, tables, (v) => `table id ${v} is already used by`);
+
+  const mainPriority = int(routing.mainPriority) ?? 30000;
+  const multipathPriority = int(routing.multipathPriority) ?? 30001;
+  const priorities = [
+    { path: ["routing", "mainPriority"] as Path, value: mainPriority },
+    { path: ["routing", "multipathPriority"] as Path, value: multipathPriority },
+  ];
+  uplinks.forEach((u, i) => {
+    const value = int(u?.priority) ?? priorityBase + i + 1;
+    priorities.push({ path: ["uplinks", i, "priority"], value });
+    if (value >= mainPriority) {
+      issue(ctx, ["uplinks", i, "priority"], `rule priority ${value} must be below routing.mainPriority (${mainPriority}), or replies would not leave by their own uplink`);
+    }
+  });
+  if (multipathPriority <= mainPriority) {
+    issue(ctx, ["routing", "multipathPriority"], `must be above routing.mainPriority (${mainPriority}): main is consulted before the multipath default`);
+  }
+  duplicates(ctx, priorities, (v) => `rule priority ${v} is already used by`);
+
+  const names = new Set(uplinks.map((u) => str(u?.name)).filter(Boolean));
+  const pins = list(site.pinnedRoutes);
+  pins.forEach((pin, i) => {
+    const name = str(pin.uplink);
+    if (name !== undefined && !names.has(name)) {
+      const known = [...names].map((n) => `"${n}"`).join(", ");
+      issue(ctx, ["pinnedRoutes", i, "uplink"], `names no uplink: "${name}" (uplinks are ${known || "none"})`);
+    }
+  });
+  duplicates(ctx, pins.map((pin, i) => ({ path: ["pinnedRoutes", i, "destination"], value: prefixOf(pin.destination) && networkOf(prefixOf(pin.destination)!) })), (v) => `${v} is already pinned by`);
+}
+
+function checkInterfaceAddress(ctx: Ctx, path: Path, prefix: Prefix) {
+  if (prefix.length === 32) issue(ctx, path, "needs the subnet's prefix length (e.g. /24); /32 leaves no room for a neighbour");
+  else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.network) issue(ctx, path, `${formatIPv4(prefix.address)} is the network address of ${networkOf(prefix)}, not a usable interface address`);
+  else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.broadcast) issue(ctx, path, `${formatIPv4(prefix.address)} is the broadcast address of ${networkOf(prefix)}, not a usable interface address`);
+}
+
+/** Reports each repeat of a value at its own path, naming the first use. */
+function duplicates<T>(ctx: Ctx, entries: { path: Path; value: T | undefined }[], what: (value: T) => string) {
+  const first = new Map<T, Path>();
+  for (const { path, value } of entries) {
+    if (value === undefined) continue;
+    const earlier = first.get(value);
+    if (earlier) issue(ctx, path, `${what(value)} ${formatPath(earlier)}`);
+    else first.set(value, path);
+  }
+}
+
+/** ["uplinks", 1, "gateway"] -> "uplinks[1].gateway" */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join("");
+}
