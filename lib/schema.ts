@@ -14,10 +14,10 @@ const RESERVED_TABLES = new Map([[0, "unspec"], [253, "default"], [254, "main"],
 /** Names that already mean something to `ip rule`/`ip route` or to us. */
 const RESERVED_NAMES = ["main", "local", "default", "unspec", "all", "multiwan"];
 
-const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, {
+export const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, {
   error: "must be an IPv4 address like 192.168.1.254",
 });
-const interfaceAddress = z.string().refine((s) => parsePrefix(s) !== undefined, {
+export const interfaceAddress = z.string().refine((s) => parsePrefix(s) !== undefined, {
   error: "must be an IPv4 address with its prefix length, like 192.168.1.1/24",
 });
 const destination = z.string().superRefine((s, ctx) => {
@@ -32,16 +32,16 @@ const destination = z.string().superRefine((s, ctx) => {
     ctx.addIssue({ code: "custom", message: "0.0.0.0/0 is the multipath default itself; it cannot be pinned" });
   }
 });
-const interfaceName = z.string().regex(/^[A-Za-z0-9_.=+-]{1,15}$/, {
+export const interfaceName = z.string().regex(/^[A-Za-z0-9_.=+-]{1,15}$/, {
   error: "must be a Linux interface name: 1 to 15 letters, digits or _ . = + -",
 });
-const uplinkName = z
+export const uplinkName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,14}$/, {
     error: "must be a short name: a lowercase letter, then up to 14 lowercase letters, digits or -",
   })
   .refine((s) => !RESERVED_NAMES.includes(s), { error: (iss) => `"${iss.input}" is reserved; choose another name` });
-const tableId = z
+export const tableId = z
   .number()
   .int({ error: "must be a whole number" })
   .min(1, { error: "must be between 1 and 4294967295 (0 is reserved)" })
@@ -49,13 +49,13 @@ const tableId = z
   .refine((n) => !RESERVED_TABLES.has(n), {
     error: (iss) => `table ${iss.input} is reserved for the kernel's "${RESERVED_TABLES.get(iss.input as number)}" table`,
   });
-const rulePriority = z
+export const rulePriority = z
   .number()
   .int({ error: "must be a whole number" })
   .min(1, { error: "must be between 1 and 32765 (0 and 32766-32767 belong to the kernel's own rules)" })
   .max(32765, { error: "must be between 1 and 32765 (32766 and 32767 belong to the kernel's own rules)" });
 
-const host = z.strictObject({
+export const host = z.strictObject({
   address: z.string().refine(
     (s) => parseIPv4(s) !== undefined || /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s),
     { error: "must be an IPv4 address or a DNS name of the gateway" },
@@ -80,9 +80,11 @@ const uplink = z.strictObject({
   priority: rulePriority.optional(),
 });
 
+/** Route protocol / rule protocol number that marks everything we add. */
+export const protocolNumber = z.number().int().min(5, { error: "must be between 5 and 255 (0-4 are the kernel's own)" }).max(255, { error: "must be between 5 and 255" });
+
 const routing = z.strictObject({
-  /** Route protocol / rule protocol number that marks everything we add. */
-  protocol: z.number().int().min(5, { error: "must be between 5 and 255 (0-4 are the kernel's own)" }).max(255, { error: "must be between 5 and 255" }).default(77),
+  protocol: protocolNumber.default(77),
   /** Table that holds the weighted multipath default and the pinned routes. */
   table: tableId.default(200),
   /** Uplink i (from 1) gets table tableBase + i unless it sets `table`. */

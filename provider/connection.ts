@@ -1,0 +1,27 @@
+// The `connection` input every resource carries: which gateway, as whom, and
+// which host key to expect. The private key is a secret and stays wrapped
+// everywhere but in the SSH handshake.
+import { z } from "zod";
+import { host } from "../lib/schema";
+import type { Connection } from "./ssh";
+import { unwrapSecret } from "./secrets";
+
+export const connectionSchema = host.extend({
+  privateKey: z.string().min(1, { error: "is empty" }).optional(),
+});
+
+/** Validated and unwrapped, ready for the session pool. */
+export function toConnection(raw: unknown): Connection {
+  const input = raw as Record<string, unknown>;
+  const c = connectionSchema.parse({ ...input, privateKey: unwrapSecret(input?.privateKey) });
+  return {
+    address: c.address,
+    port: c.port,
+    user: c.user,
+    hostKey: c.hostKey,
+    insecureIgnoreHostKey: c.insecureIgnoreHostKey,
+    privateKey: c.privateKey,
+  };
+}
+
+export const describeTarget = (c: Connection) => `${c.user}@${c.address}:${c.port}`;

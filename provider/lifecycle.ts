@@ -1,0 +1,134 @@
+// The resource lifecycle shared by every type: check and diff are pure (no
+// host is contacted, so a preview runs anywhere); create, update, delete and
+// read render the entry's scripts and run them through the session pool.
+import * as provider from "@pulumi/pulumi/provider";
+import { z } from "zod";
+import { entrySchemas, preflightSchema } from "../lib/entries";
+import type { Preflight } from "../lib/plan";
+import { EntryByKind, ResourceKind, canonicalState, expectedState, renderScripts } from "../lib/render";
+import { formatPath } from "../lib/schema";
+import { connectionSchema, describeTarget, toConnection } from "./connection";
+import { PreflightGate } from "./preflight";
+import { modules } from "./resources/modules";
+import { reveal, unwrapSecret } from "./secrets";
+import { Connection, ScriptError, SshPool } from "./ssh";
+
+/** Inputs besides the entry's own fields. */
+const FRAME_KEYS = ["connection", "preflight", "kernelState"] as const;
+/** Outputs besides the inputs. */
+export const REMOVE_SCRIPT = "removeScript";
+
+type Props = Record<string, unknown>;
+
+export function entryOf<K extends ResourceKind>(kind: K, props: Props): EntryByKind[K] {
+  const entry: Props = {};
+  for (const [k, v] of Object.entries(props)) {
+    if (!(FRAME_KEYS as readonly string[]).includes(k) && k !== REMOVE_SCRIPT) entry[k] = v;
+  }
+  return entry as unknown as EntryByKind[K];
+}
+
+function failures(prefix: string, error: z.ZodError): provider.CheckFailure[] {
+  return error.issues.map((iss) => ({
+    property: formatPath([...(prefix ? [prefix] : []), ...iss.path]) || prefix,
+    reason: iss.code === "unrecognized_keys" ? `unknown field(s) ${iss.keys.join(", ")}` : iss.message,
+  }));
+}
+
+export function check<K extends ResourceKind>(kind: K, news: Props): provider.CheckResult {
+  const found: provider.CheckFailure[] = [];
+  const conn = (news.connection ?? {}) as Props;
+  const connResult = connectionSchema.safeParse({ ...conn, privateKey: unwrapSecret(conn.privateKey) });
+  if (!connResult.success) found.push(...failures("connection", connResult.error));
+  const preflight = preflightSchema.safeParse(news.preflight);
+  if (!preflight.success) found.push(...failures("preflight", preflight.error));
+  const entry = entrySchemas[kind].safeParse(entryOf(kind, news));
+  if (!entry.success) found.push(...failures("", entry.error));
+  if (found.length > 0 || !entry.success) return { inputs: news, failures: found };
+  // The desired kernel state joins the inputs: `read` reports the live state
+  // in the same field, so refresh shows drift and the next up repairs it.
+  return { inputs: { ...news, kernelState: expectedState(kind, entry.data) } };
+}
+
+export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props): provider.DiffResult {
+  const fields = [...Object.keys(entryOf(kind, news)), ...Object.keys(entryOf(kind, olds)), "kernelState"];
+  const changed = [...new Set(fields)].filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+  const connectionChanged = JSON.stringify(reveal(olds.connection)) !== JSON.stringify(reveal(news.connection));
+  const replaces = changed.filter((k) => (modules[kind].replaceOn as readonly string[]).includes(k));
+  return {
+    changes: changed.length > 0 || connectionChanged,
+    replaces,
+    // Old and new would clash on the host (same priority, table or nft table):
+    // remove the old state before adding the new.
+    deleteBeforeReplace: replaces.length > 0,
+  };
+}
+
+export class Lifecycle {
+  private readonly gate: PreflightGate;
+
+  constructor(private readonly pool: SshPool) {
+    this.gate = new PreflightGate(pool);
+  }
+
+  async create<K extends ResourceKind>(kind: K, name: string, inputs: Props): Promise<provider.CreateResult> {
+    const entry = entryOf(kind, inputs);
+    const conn = toConnection(inputs.connection);
+    await this.gate.ensure(conn, inputs.preflight as Preflight);
+    const scripts = renderScripts(kind, entry);
+    try {
+      await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
+    } catch (err) {
+      // A create must be all or nothing: take back whatever part applied.
+      throw await this.rolledBack(err, conn, scripts.remove, `remove the partial ${kind} ${name}`);
+    }
+    return { id: modules[kind].id(entry), outs: { ...inputs, [REMOVE_SCRIPT]: scripts.remove } };
+  }
+
+  async update<K extends ResourceKind>(kind: K, name: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
+    const entry = entryOf(kind, news);
+    const onlyConnection = !diff(kind, olds, { ...news, connection: olds.connection }).changes;
+    if (onlyConnection) {
+      // Nothing changes on the host; the state just learns the new connection.
+      return { outs: { ...news, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
+    }
+    const conn = toConnection(news.connection);
+    await this.gate.ensure(conn, news.preflight as Preflight);
+    const scripts = renderScripts(kind, entry);
+    try {
+      await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
+    } catch (err) {
+      // Put back the previous state rather than leave it half-changed.
+      const previous = renderScripts(kind, entryOf(kind, olds)).apply;
+      throw await this.rolledBack(err, conn, previous, `restore the previous ${kind} ${name}`);
+    }
+    return { outs: { ...news, [REMOVE_SCRIPT]: scripts.remove } };
+  }
+
+  async delete(kind: ResourceKind, name: string, props: Props): Promise<void> {
+    const conn = toConnection(props.connection);
+    // The stored script: it undoes what was applied, even if the renderer changed since.
+    const script = typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
+    await this.pool.runChecked(conn, script, `remove ${kind} ${name}`);
+  }
+
+  async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {
+    const conn = toConnection(props.connection);
+    const result = await this.pool.runChecked(conn, renderScripts(kind, entryOf(kind, props)).read, `read ${kind} ${name}`);
+    const kernelState = canonicalState(result.stdout);
+    const inputs: Props = {};
+    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT) inputs[k] = v;
+    return { id, props: { ...props, kernelState }, inputs: { ...inputs, kernelState } };
+  }
+
+  private async rolledBack(err: unknown, conn: Connection, script: string, step: string): Promise<Error> {
+    const cause = err instanceof Error ? err : new Error(String(err));
+    if (!(err instanceof ScriptError)) return cause;
+    try {
+      await this.pool.runChecked(conn, script, step);
+      return new Error(`${cause.message}\nThe change was rolled back (${step}); ${describeTarget(conn)} is as before.`);
+    } catch (second) {
+      return new Error(`${cause.message}\nRolling back also failed (${step}): ${(second as Error).message}`);
+    }
+  }
+}

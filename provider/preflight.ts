@@ -1,0 +1,41 @@
+// Runs the read-only preflight once per host and preflight spec per provider
+// process, before the first change. Every resource awaits the same promise,
+// so when it fails nothing is applied and the reason is reported once.
+import { Preflight } from "../lib/plan";
+import { renderPreflight } from "../lib/render/preflight";
+import { describeTarget } from "./connection";
+import { Connection, SshPool } from "./ssh";
+
+export class PreflightError extends Error {}
+
+export class PreflightGate {
+  private readonly checks = new Map<string, Promise<void>>();
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly pool: SshPool) {}
+
+  async ensure(conn: Connection, preflight: Preflight): Promise<void> {
+    const key = `${describeTarget(conn)} ${JSON.stringify(preflight)}`;
+    let check = this.checks.get(key);
+    if (!check) {
+      check = this.run(conn, preflight);
+      this.checks.set(key, check);
+    }
+    try {
+      await check;
+    } catch (err) {
+      // The first resource carries the full report; the others point at it.
+      if (this.reported.has(key)) throw new PreflightError(`not applied: the preflight check of ${describeTarget(conn)} failed (reported once above)`);
+      this.reported.add(key);
+      throw err;
+    }
+  }
+
+  private async run(conn: Connection, preflight: Preflight): Promise<void> {
+    const result = await this.pool.run(conn, renderPreflight(preflight), { step: "preflight" });
+    if (result.code === 0) return;
+    const problems = result.stdout.trim().split("\n").filter(Boolean);
+    const detail = problems.length ? problems.map((p) => `  - ${p}`).join("\n") : `  ${result.stderr.trim().split("\n").slice(-5).join("\n  ")}`;
+    throw new PreflightError(`preflight check of ${describeTarget(conn)} failed; nothing was changed:\n${detail}`);
+  }
+}

@@ -1,0 +1,60 @@
+// The multiwan provider: a thin dispatcher from the engine's calls to the
+// shared lifecycle, keyed by the resource type in the URN. SSH lives in one
+// session pool per provider process, closed when the engine shuts us down.
+import * as provider from "@pulumi/pulumi/provider";
+import { ResourceKind } from "../lib/render";
+import { Lifecycle, check, diff } from "./lifecycle";
+import { isResourceKind } from "./resources/modules";
+import { SshPool } from "./ssh";
+
+export const PROVIDER_VERSION = "0.1.0";
+
+/** "urn:pulumi:home::multiwan::multiwan:index:MultiWanGateway$multiwan:index:RoutingTable::home-table-isp1" */
+export function parseUrn(urn: string): { kind: ResourceKind; name: string } {
+  const parts = urn.split("::");
+  const type = (parts[2] ?? "").split("$").pop() ?? "";
+  const kind = type.replace(/^multiwan:index:/, "");
+  if (!isResourceKind(kind)) throw new Error(`multiwan has no resource type "${type}"`);
+  return { kind, name: parts.slice(3).join("::") };
+}
+
+export class MultiwanProvider implements provider.Provider {
+  readonly version = PROVIDER_VERSION;
+  private readonly lifecycle: Lifecycle;
+
+  constructor(readonly pool: SshPool = new SshPool()) {
+    this.lifecycle = new Lifecycle(pool);
+  }
+
+  async check(urn: string, _olds: any, news: any): Promise<provider.CheckResult> {
+    return check(parseUrn(urn).kind, news);
+  }
+
+  async diff(_id: string, urn: string, olds: any, news: any): Promise<provider.DiffResult> {
+    return diff(parseUrn(urn).kind, olds, news);
+  }
+
+  async create(urn: string, inputs: any): Promise<provider.CreateResult> {
+    const { kind, name } = parseUrn(urn);
+    return this.lifecycle.create(kind, name, inputs);
+  }
+
+  async update(_id: string, urn: string, olds: any, news: any): Promise<provider.UpdateResult> {
+    const { kind, name } = parseUrn(urn);
+    return this.lifecycle.update(kind, name, olds, news);
+  }
+
+  async delete(_id: string, urn: string, props: any): Promise<void> {
+    const { kind, name } = parseUrn(urn);
+    return this.lifecycle.delete(kind, name, props);
+  }
+
+  async read(id: string, urn: string, props?: any): Promise<provider.ReadResult> {
+    const { kind, name } = parseUrn(urn);
+    return this.lifecycle.read(kind, name, id, props ?? {});
+  }
+
+  async cancel(): Promise<void> {
+    await this.pool.close();
+  }
+}
