@@ -23,24 +23,34 @@ type Props = Record<string, unknown>;
 export function entryOf<K extends ResourceKind>(kind: K, props: Props): EntryByKind[K] {
   const entry: Props = {};
   for (const [k, v] of Object.entries(props)) {
-    if (!(FRAME_KEYS as readonly string[]).includes(k) && k !== REMOVE_SCRIPT) entry[k] = v;
+    if (!(FRAME_KEYS as readonly string[]).includes(k) && k !== REMOVE_SCRIPT) entry[k] = reveal(v); // a field marked secret arrives wrapped
   }
   return entry as unknown as EntryByKind[K];
 }
 
 function failures(prefix: string, error: z.ZodError): provider.CheckFailure[] {
-  return error.issues.map((iss) => ({
-    property: formatPath([...(prefix ? [prefix] : []), ...iss.path]) || prefix,
-    reason: iss.code === "unrecognized_keys" ? `unknown field(s) ${iss.keys.join(", ")}` : iss.message,
-  }));
+  return error.issues.flatMap((iss) => {
+    const path = [...(prefix ? [prefix] : []), ...iss.path];
+    // One failure per unknown field, at the field itself ("nexthops[0].wieght").
+    if (iss.code === "unrecognized_keys") return iss.keys.map((key) => ({ property: formatPath([...path, key]), reason: "unknown field" }));
+    return [{ property: formatPath(path) || prefix, reason: iss.message }];
+  });
 }
 
 export function check<K extends ResourceKind>(kind: K, news: Props): provider.CheckResult {
   const found: provider.CheckFailure[] = [];
-  const conn = (news.connection ?? {}) as Props;
+  // Nested secrets (privateKey) or the whole connection marked secret: validate the plain values.
+  const conn = (reveal(news.connection) ?? {}) as Props;
   const connResult = connectionSchema.safeParse({ ...conn, privateKey: unwrapSecret(conn.privateKey) });
   if (!connResult.success) found.push(...failures("connection", connResult.error));
-  const preflight = preflightSchema.safeParse(news.preflight);
+  else if (connResult.data.hostKey === undefined && connResult.data.insecureIgnoreHostKey !== true) {
+    // The session pool refuses such a connection; say so in the preview, not halfway through an up.
+    found.push({
+      property: "connection.hostKey",
+      reason: 'is required: the gateway\'s public host key, e.g. the "ssh-ed25519 AAAA..." line from `ssh-keyscan <host>` (or set insecureIgnoreHostKey: true to skip the check)',
+    });
+  }
+  const preflight = preflightSchema.safeParse(reveal(news.preflight));
   if (!preflight.success) found.push(...failures("preflight", preflight.error));
   const entry = entrySchemas[kind].safeParse(entryOf(kind, news));
   if (!entry.success) found.push(...failures("", entry.error));
@@ -73,8 +83,8 @@ export class Lifecycle {
 
   async create<K extends ResourceKind>(kind: K, name: string, inputs: Props): Promise<provider.CreateResult> {
     const entry = entryOf(kind, inputs);
-    const conn = toConnection(inputs.connection);
-    await this.gate.ensure(conn, inputs.preflight as Preflight);
+    const conn = toConnection(reveal(inputs.connection));
+    await this.gate.ensure(conn, reveal(inputs.preflight) as Preflight);
     const scripts = renderScripts(kind, entry);
     try {
       await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
@@ -92,8 +102,8 @@ export class Lifecycle {
       // Nothing changes on the host; the state just learns the new connection.
       return { outs: { ...news, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
     }
-    const conn = toConnection(news.connection);
-    await this.gate.ensure(conn, news.preflight as Preflight);
+    const conn = toConnection(reveal(news.connection));
+    await this.gate.ensure(conn, reveal(news.preflight) as Preflight);
     const scripts = renderScripts(kind, entry);
     try {
       await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
@@ -106,14 +116,14 @@ export class Lifecycle {
   }
 
   async delete(kind: ResourceKind, name: string, props: Props): Promise<void> {
-    const conn = toConnection(props.connection);
+    const conn = toConnection(reveal(props.connection));
     // The stored script: it undoes what was applied, even if the renderer changed since.
     const script = typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
     await this.pool.runChecked(conn, script, `remove ${kind} ${name}`);
   }
 
   async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {
-    const conn = toConnection(props.connection);
+    const conn = toConnection(reveal(props.connection));
     const result = await this.pool.runChecked(conn, renderScripts(kind, entryOf(kind, props)).read, `read ${kind} ${name}`);
     const kernelState = canonicalState(result.stdout);
     const inputs: Props = {};

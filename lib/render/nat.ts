@@ -3,6 +3,7 @@
 // nftables: one table per resource, replaced atomically with `nft -f`.
 // iptables: one chain per resource plus a single jump to it.
 import type { ForwardEntry, MasqueradeEntry } from "../plan";
+import { STATE_DIR } from "./gatewayHost";
 import { Scripts, canonicalState, script, sh } from "./shell";
 
 /** A ruleset body in the exact layout `nft list table` prints, so it can be compared. */
@@ -44,10 +45,15 @@ function nftScripts(title: string, name: string, table: string): Scripts {
 
 function iptablesScripts(title: string, table: "nat" | "filter", hook: string, chain: string, rules: string[]): Scripts {
   const spec = rules.map((r) => `-A ${chain} ${r}`);
+  // iptables-nft creates the nftables table "ip ${table}" on first use and
+  // leaves it behind, empty, when our chains go. Note whether we created it;
+  // GatewayHost, removed after every chain, deletes it again if it is empty.
+  const marker = `${STATE_DIR}/created-iptables-${table}`;
   return {
     apply: script(`${title}: apply`, [
       `step "iptables chain ${chain} (${table})"`,
       `command -v iptables-restore >/dev/null || die "iptables is not installed"`,
+      `if iptables -V | grep -q nf_tables && command -v nft >/dev/null && ! nft list table ip ${table} >/dev/null 2>&1; then : >${marker}; fi`,
       `[ "$(iptables -t ${table} -S ${chain} 2>/dev/null)" = ${sh([`-N ${chain}`, ...spec].join("\n"))} ] || {`,
       `  printf '+ iptables-restore --noflush (chain ${chain})\\n' >&2`,
       `  iptables-restore --noflush <<'EOF' || die "iptables-restore rejected chain ${chain}"`,

@@ -1,0 +1,212 @@
+// End to end: the real CLI and provider against the network-namespace lab.
+// Proves on a real kernel what the unit tests can only assume (issue 6 a-h),
+// once with each NAT backend.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parse, stringify } from "yaml";
+import { GatewaySnapshot, Lab, SEEN_VIA, TOPOLOGY, labUp } from "../../lab/lab";
+import { RunResult, assertSuccess, describeRun, runPulumi, REPO_ROOT } from "../support/cli";
+
+const PINNED_ISP2 = TOPOLOGY.pinned[0];
+const PINNED_ISP1 = TOPOLOGY.pinned[1];
+
+/** The host namespace's own state: must not change while the lab works. */
+function hostState(): string {
+  const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { encoding: "utf8" }).stdout;
+  return [sh("ip rule"), sh("ip route show table all"), sh("ls -la /etc/iproute2 /etc/iproute2/rt_tables.d"), sh("cat /etc/iproute2/rt_tables"), sh("ls /etc/multiwan 2>&1")].join("\n---\n");
+}
+
+/** Share of flows seen leaving via isp1, and the total. */
+function shareOfIsp1(tally: Map<string, number>): { share: number; total: number; other: number } {
+  const isp1 = tally.get(SEEN_VIA.isp1) ?? 0;
+  const isp2 = tally.get(SEEN_VIA.isp2) ?? 0;
+  let other = 0;
+  for (const [k, v] of tally) if (k !== SEEN_VIA.isp1 && k !== SEEN_VIA.isp2) other += v;
+  return { share: isp1 / Math.max(1, isp1 + isp2), total: isp1 + isp2, other };
+}
+
+const withoutCounters = (text: string) => text.replace(/counter packets \d+ bytes \d+ /g, "");
+
+/** IPv4 routes only: IPv6 link-local routes appear on their own a while after the links come up. */
+const ipv4Routes = (snap: GatewaySnapshot) => snap.routes.split("\n").filter((l) => !l.includes(":")).join("\n");
+
+const ourRoutes = (snap: GatewaySnapshot) =>
+  snap.routes.split("\n").filter((l) => / proto 77 /.test(l) || /^\s+nexthop/.test(l)).map((l) => l.trim()).join("\n");
+
+for (const backend of ["nftables", "iptables"] as const) {
+  describe(`gateway in the lab (${backend})`, { concurrency: false }, () => {
+    let lab: Lab;
+    let work: string;
+    let configFile: string;
+    let pristine: GatewaySnapshot;
+    let hostBefore: string;
+    let env: Record<string, string>;
+    let deployed = false;
+
+    const pulumi = async (...args: string[]): Promise<RunResult> =>
+      runPulumi([...args, "--stack", "lab", "--config-file", configFile], { cwd: REPO_ROOT, env, timeoutMs: 120_000 });
+    const setWeights = (isp1: number, isp2: number) => {
+      const doc = parse(fs.readFileSync(configFile, "utf8"));
+      doc.config["multiwan:site"].uplinks[0].weight = isp1;
+      doc.config["multiwan:site"].uplinks[1].weight = isp2;
+      fs.writeFileSync(configFile, stringify(doc));
+    };
+
+    before(async () => {
+      hostBefore = hostState();
+      lab = await labUp({ nat: backend, guard: true, log: () => {} });
+      work = fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-"));
+      configFile = path.join(work, "Pulumi.lab.yaml");
+      fs.copyFileSync(lab.stackFile, configFile);
+      env = { PULUMI_BACKEND_URL: `file://${work}/state`, PULUMI_CONFIG_PASSPHRASE: "lab" };
+      fs.mkdirSync(path.join(work, "state"));
+      pristine = await lab.snapshot();
+      assertSuccess(await runPulumi(["stack", "init", "lab"], { cwd: REPO_ROOT, env }));
+      assertSuccess(await runPulumi(["config", "set", "--secret", "multiwan:sshPrivateKey", "--stack", "lab", "--config-file", configFile], {
+        cwd: REPO_ROOT, env, input: fs.readFileSync(lab.privateKeyPath, "utf8"),
+      }));
+    });
+
+    after(async () => {
+      try {
+        if (deployed) await pulumi("destroy", "--yes");
+      } finally {
+        await lab?.down();
+        if (work) fs.rmSync(work, { recursive: true, force: true });
+      }
+    });
+
+    test("a. up applies exactly the planned rules, routes, NAT and sysctls", async () => {
+      const up = assertSuccess(await pulumi("up", "--yes"));
+      deployed = true;
+      assert.match(up.output, /13 created/);
+      const snap = await lab.snapshot();
+      assert.equal(snap.rules, [
+        "0:\tfrom all lookup local",
+        "1001:\tfrom 192.168.1.1 lookup isp1 proto 77",
+        "1002:\tfrom 192.168.2.1 lookup isp2 proto 77",
+        "30000:\tfrom all lookup main suppress_prefixlength 0 proto 77",
+        "30001:\tfrom all lookup multiwan proto 77",
+        "32766:\tfrom all lookup main",
+        "32767:\tfrom all lookup default",
+      ].join("\n"));
+      assert.equal(ourRoutes(snap), [
+        "default via 192.168.1.254 dev eth1 table isp1 proto 77",
+        "127.0.0.0/8 dev lo table isp1 proto 77 scope link",
+        "192.168.1.0/24 dev eth1 table isp1 proto 77 scope link src 192.168.1.1",
+        "192.168.2.0/24 dev eth2 table isp1 proto 77 scope link",
+        "192.168.3.0/24 dev eth0 table isp1 proto 77 scope link",
+        "default via 192.168.2.254 dev eth2 table isp2 proto 77",
+        "127.0.0.0/8 dev lo table isp2 proto 77 scope link",
+        "192.168.1.0/24 dev eth1 table isp2 proto 77 scope link",
+        "192.168.2.0/24 dev eth2 table isp2 proto 77 scope link src 192.168.2.1",
+        "192.168.3.0/24 dev eth0 table isp2 proto 77 scope link",
+        "default table multiwan proto 77",
+        "nexthop via 192.168.1.254 dev eth1 weight 2",
+        "nexthop via 192.168.2.254 dev eth2 weight 1",
+        "198.51.100.91 via 192.168.2.254 dev eth2 table multiwan proto 77",
+        "198.51.100.92 via 192.168.1.254 dev eth1 table multiwan proto 77",
+      ].join("\n"));
+      // The main table is the host's own: nothing of ours lands there.
+      assert.doesNotMatch(snap.routes.split("\n").filter((l) => !/table /.test(l)).join("\n"), /proto 77/);
+      if (backend === "nftables") {
+        for (const t of ["multiwan-nat-isp1", "multiwan-nat-isp2", "multiwan-forward"]) assert.match(snap.nft, new RegExp(`table ip ${t} \\{`));
+        assert.match(snap.nft, /oifname "eth1" masquerade/);
+        assert.match(snap.nft, /oifname "eth2" masquerade/);
+        assert.match(snap.nft, /iifname "eth0" oifname \{ "eth1", "eth2" \} accept/);
+      } else {
+        assert.match(snap.iptables, /-A POSTROUTING -j MW-NAT-isp1/);
+        assert.match(snap.iptables, /-A MW-NAT-isp1 -o eth1 -j MASQUERADE/);
+        assert.match(snap.iptables, /-A MW-NAT-isp2 -o eth2 -j MASQUERADE/);
+        assert.match(snap.iptables, /-A FORWARD -j MW-FORWARD/);
+        assert.match(snap.iptables, /-A MW-FORWARD -i eth0 -o eth1 -j ACCEPT/);
+        assert.doesNotMatch(snap.nft, /table ip multiwan-/);
+      }
+      assert.equal(snap.sysctls["net.ipv4.ip_forward"], "1");
+      assert.equal(snap.sysctls["net.ipv4.fib_multipath_hash_policy"], "1");
+      assert.equal(snap.sysctls["net.ipv4.fib_multipath_use_neigh"], "1");
+      assert.equal(snap.sysctls["net.ipv4.conf.eth1.rp_filter"], "2");
+      assert.equal(snap.sysctls["net.ipv4.conf.eth2.rp_filter"], "2");
+      assert.equal(snap.sysctls["net.ipv4.conf.eth1.ignore_routes_with_linkdown"], "1");
+    });
+
+    test("b. 600 connections split 2:1 over the uplinks (within 5 points)", async () => {
+      const { share, total, other } = shareOfIsp1(await lab.flows({ count: 600 }));
+      assert.equal(other, 0, "every flow left through an uplink");
+      assert.equal(total, 600);
+      assert.ok(Math.abs(share - 2 / 3) <= 0.05, `isp1 carried ${(share * 100).toFixed(1)}% of flows, expected 66.7% ± 5`);
+    });
+
+    test("c. every connection to a pinned destination leaves through its uplink", async () => {
+      const toIsp2 = await lab.flows({ count: 40, targets: [PINNED_ISP2] });
+      assert.deepEqual([...toIsp2], [[SEEN_VIA.isp2, 40]]);
+      const toIsp1 = await lab.flows({ count: 40, targets: [PINNED_ISP1] });
+      assert.deepEqual([...toIsp1], [[SEEN_VIA.isp1, 40]]);
+    });
+
+    test("d. inbound connections through each modem are answered through that modem; the policy rules make it so", async () => {
+      // The clients are pinned to the OTHER uplink, so only the source rule
+      // sends the reply back the way the request came.
+      assert.ok(await lab.inbound(1, PINNED_ISP2), "modem 1 -> gateway answered");
+      assert.ok(await lab.inbound(2, PINNED_ISP1), "modem 2 -> gateway answered");
+      await lab.exec("gw", "ip rule del pref 1001 && ip rule del pref 1002", { check: true });
+      try {
+        assert.equal(await lab.inbound(1, PINNED_ISP2, 1500), false, "without the rules the reply leaves via isp2");
+        assert.equal(await lab.inbound(2, PINNED_ISP1, 1500), false, "without the rules the reply leaves via isp1");
+      } finally {
+        // Drift repair: refresh sees the rules gone, up puts them back.
+        const refresh = assertSuccess(await pulumi("refresh", "--yes"));
+        assert.match(refresh.output, /2 updated/, describeRun(refresh));
+        assertSuccess(await pulumi("up", "--yes"));
+      }
+      assert.ok(await lab.inbound(1, PINNED_ISP2), "answered again after up repaired the drift");
+    });
+
+    test("e. a second up changes nothing", async () => {
+      assertSuccess(await pulumi("preview", "--expect-no-changes"));
+      const up = assertSuccess(await pulumi("up", "--yes"));
+      assert.match(up.output, /13 unchanged/);
+    });
+
+    test("f. changing one weight updates exactly one resource in place, and the split follows", async () => {
+      const before = await lab.snapshot();
+      setWeights(1, 2);
+      const preview = assertSuccess(await pulumi("preview", "--diff"));
+      assert.match(preview.output, /~ 1 to update/);
+      assert.match(preview.output, /multiwan:index:MultipathDefaultRoute/);
+      assert.match(preview.output, /weight\s*: 1 => 2/);
+      const up = assertSuccess(await pulumi("up", "--yes"));
+      assert.match(up.output, /1 updated/);
+      const after = await lab.snapshot();
+      assert.match(after.routes, /nexthop via 192.168.1.254 dev eth1 weight 1/);
+      assert.match(after.routes, /nexthop via 192.168.2.254 dev eth2 weight 2/);
+      // Nothing else was touched.
+      assert.equal(after.rules, before.rules);
+      assert.equal(withoutCounters(after.nft), withoutCounters(before.nft));
+      assert.equal(after.iptables, before.iptables);
+      assert.deepEqual(after.sysctls, before.sysctls);
+      const { share } = shareOfIsp1(await lab.flows({ count: 600 }));
+      assert.ok(Math.abs(share - 1 / 3) <= 0.05, `isp1 carried ${(share * 100).toFixed(1)}% of flows, expected 33.3% ± 5`);
+    });
+
+    test("g. destroy leaves the gateway exactly as before the first up", async () => {
+      assertSuccess(await pulumi("destroy", "--yes"));
+      deployed = false;
+      const snap = await lab.snapshot();
+      assert.equal(snap.rules, pristine.rules);
+      assert.equal(ipv4Routes(snap), ipv4Routes(pristine));
+      assert.equal(snap.nft, pristine.nft);
+      assert.equal(snap.iptables, pristine.iptables);
+      assert.deepEqual(snap.sysctls, pristine.sysctls);
+      assert.deepEqual(snap.disk, pristine.disk);
+    });
+
+    test("h. the host namespace was never touched", () => {
+      assert.equal(hostState(), hostBefore);
+    });
+  });
+}
