@@ -1,0 +1,78 @@
+// The main job (README command 1): bring up the lab, `pulumi up` the example
+// site against it, show what landed on the gateway and how connections now
+// split, then destroy and take the lab down. `--keep` leaves it all running.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { Lab, SEEN_VIA, labUp } from "../lab/lab";
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const keep = process.argv.includes("--keep");
+
+function banner(text: string) {
+  console.log(`\n==> ${text}`);
+}
+
+/** Runs `npm run pulumi` for the lab stack with the terminal attached. */
+function pulumi(lab: Lab, env: NodeJS.ProcessEnv, configFile: string, args: string[], input?: string): void {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), ...args, "--stack", "lab", "--config-file", configFile], {
+    cwd: REPO_ROOT, env, input, stdio: [input === undefined ? "inherit" : "pipe", "inherit", "inherit"],
+  });
+  if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.status}); the lab ${lab.name} is kept for inspection: npm run lab -- down ${lab.name}`);
+}
+
+async function main(): Promise<void> {
+  banner("lab up: gateway, two modems, an internet and a LAN client in network namespaces");
+  const lab = await labUp({ guard: !keep });
+  const work = path.join(lab.dir, "pulumi");
+  fs.mkdirSync(path.join(work, "state"), { recursive: true });
+  const configFile = path.join(work, "Pulumi.lab.yaml");
+  fs.copyFileSync(lab.stackFile, configFile);
+  const env = { ...process.env, PULUMI_BACKEND_URL: `file://${work}/state`, PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "lab" };
+  let deployed = false;
+  try {
+    const init = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), "stack", "init", "lab"], { cwd: REPO_ROOT, env, stdio: "inherit" });
+    if (init.status !== 0) throw new Error("pulumi stack init failed");
+    pulumi(lab, env, configFile, ["config", "set", "--secret", "multiwan:sshPrivateKey"], fs.readFileSync(lab.privateKeyPath, "utf8"));
+
+    banner(`pulumi up of the home site (stack file ${configFile})`);
+    pulumi(lab, env, configFile, ["up", "--yes", "--skip-preview"]);
+    deployed = true;
+
+    banner("what landed on the gateway");
+    const show = await lab.exec("gw", "echo '# ip rule'; ip rule; echo; echo '# ip route show table all proto 77'; ip route show table all proto 77; echo; echo '# nft list ruleset'; nft list ruleset", { check: true });
+    console.log(show.stdout.trimEnd());
+
+    banner("600 connections from the LAN client to 60 internet servers");
+    const tally = await lab.flows({ count: 600 });
+    const isp1 = tally.get(SEEN_VIA.isp1) ?? 0;
+    const isp2 = tally.get(SEEN_VIA.isp2) ?? 0;
+    const pct = (n: number) => `${((100 * n) / Math.max(1, isp1 + isp2)).toFixed(1)}%`;
+    console.log(`  isp1 (weight 2, target 66.7%): ${String(isp1).padStart(4)} connections  ${pct(isp1)}`);
+    console.log(`  isp2 (weight 1, target 33.3%): ${String(isp2).padStart(4)} connections  ${pct(isp2)}`);
+    const pinned = await lab.flows({ count: 20, targets: ["198.51.100.91"] });
+    console.log(`  pinned 198.51.100.91 -> isp2: ${pinned.get(SEEN_VIA.isp2) ?? 0} of 20 connections left through isp2`);
+
+    if (keep) {
+      banner(`the lab ${lab.name} keeps running`);
+      console.log(lab.summary());
+      console.log(`  pulumi:     PULUMI_BACKEND_URL=file://${work}/state PULUMI_CONFIG_PASSPHRASE=lab npm run pulumi -- <command> --stack lab --config-file ${configFile}`);
+      console.log(`  tear down:  (the pulumi destroy above, then) npm run lab -- down ${lab.name}`);
+      return;
+    }
+    banner("pulumi destroy: the gateway goes back to exactly how it was");
+    pulumi(lab, env, configFile, ["destroy", "--yes", "--skip-preview"]);
+    deployed = false;
+  } finally {
+    if (!keep) {
+      if (deployed) pulumi(lab, env, configFile, ["destroy", "--yes", "--skip-preview"]);
+      banner("lab down");
+      await lab.down();
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
