@@ -32,9 +32,11 @@ const destination = z.string().superRefine((s, ctx) => {
     ctx.addIssue({ code: "custom", message: "0.0.0.0/0 is the multipath default itself; it cannot be pinned" });
   }
 });
-export const interfaceName = z.string().regex(/^[A-Za-z0-9_.=+-]{1,15}$/, {
-  error: "must be a Linux interface name: 1 to 15 letters, digits or _ . = + -",
-});
+export const interfaceName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.=+-]{1,15}$/, { error: "must be a Linux interface name: 1 to 15 letters, digits or _ . = + -" })
+  // The kernel refuses "." and ".."; "all" and "default" are /proc/sys/net/ipv4/conf entries, not interfaces.
+  .refine((s) => ![".", "..", "all", "default"].includes(s), { error: (iss) => `"${iss.input}" cannot be an interface name` });
 export const uplinkName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,14}$/, {
@@ -57,7 +59,8 @@ export const rulePriority = z
 
 export const host = z.strictObject({
   address: z.string().refine(
-    (s) => parseIPv4(s) !== undefined || /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s),
+    // A dotted all-numeric name is an IPv4 address or nothing (RFC 1123).
+    (s) => parseIPv4(s) !== undefined || (!/^[0-9.]+$/.test(s) && /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s)),
     { error: "must be an IPv4 address or a DNS name of the gateway" },
   ),
   port: z.number().int({ error: "must be a whole number" }).min(1).max(65535, { error: "must be a TCP port, 1 to 65535" }).default(22),
@@ -113,6 +116,17 @@ export const siteSchema = z
   })
   .superRefine((site, ctx) => crossCheck(site as unknown as LooseSite, ctx), { when: () => true });
 
+/** The fields of each mapping, by its path without list indexes ("" is the top). */
+export const FIELDS_BY_PATH: Record<string, string[]> = {
+  "": Object.keys(siteSchema.shape),
+  host: Object.keys(host.shape),
+  lan: ["interface", "address"],
+  uplinks: Object.keys(uplink.shape),
+  pinnedRoutes: ["destination", "uplink"],
+  nat: ["backend"],
+  routing: Object.keys(routing.shape),
+};
+
 export type SiteInput = z.input<typeof siteSchema>;
 export type Site = z.output<typeof siteSchema>;
 export type Uplink = Site["uplinks"][number];
@@ -149,8 +163,11 @@ function issue(ctx: Ctx, path: Path, message: string) {
   ctx.addIssue({ code: "custom", path, message });
 }
 
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
 function crossCheck(site: LooseSite, ctx: Ctx) {
-  if (site.host && site.host.hostKey === undefined && site.host.insecureIgnoreHostKey !== true) {
+  if (!isMapping(site as unknown)) return;
+  if (isMapping(site.host) && site.host.hostKey === undefined && site.host.insecureIgnoreHostKey !== true) {
     issue(ctx, ["host", "hostKey"], 'is required: the gateway\'s public host key, e.g. the "ssh-ed25519 AAAA..." line from `ssh-keyscan <host>` (or set host.insecureIgnoreHostKey: true to skip the check)');
   }
   const uplinks = Array.isArray(site.uplinks) ? (site.uplinks as Loose<Uplink>[]) : [];
@@ -236,7 +253,11 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
 }
 
 function checkInterfaceAddress(ctx: Ctx, path: Path, prefix: Prefix) {
-  if (prefix.length === 32) issue(ctx, path, "needs the subnet's prefix length (e.g. /24); /32 leaves no room for a neighbour");
+  const first = Math.floor(prefix.address / 2 ** 24);
+  const range = first === 0 ? "a 'this network' (0.0.0.0/8)" : first === 127 ? "a loopback (127.0.0.0/8)" : first >= 240 ? "a reserved (240.0.0.0/4)" : first >= 224 ? "a multicast (224.0.0.0/4)" : undefined;
+  if (range) issue(ctx, path, `${formatIPv4(prefix.address)} is ${range} address, not usable on an interface`);
+  else if (prefix.length < 8) issue(ctx, path, `/${prefix.length} is too short for an interface's subnet; give the real prefix length (e.g. /24)`);
+  else if (prefix.length === 32) issue(ctx, path, "needs the subnet's prefix length (e.g. /24); /32 leaves no room for a neighbour");
   else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.network) issue(ctx, path, `${formatIPv4(prefix.address)} is the network address of ${networkOf(prefix)}, not a usable interface address`);
   else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.broadcast) issue(ctx, path, `${formatIPv4(prefix.address)} is the broadcast address of ${networkOf(prefix)}, not a usable interface address`);
 }

@@ -2,7 +2,7 @@
 // program (index.ts) and the provider's check, so all three report the same
 // problems in the same words: "<path>: <sentence>", one per line.
 import { z } from "zod";
-import { Site, formatPath, siteSchema } from "./schema";
+import { FIELDS_BY_PATH, Site, formatPath, siteSchema } from "./schema";
 
 export type SiteResult = { ok: true; site: Site } | { ok: false; problems: string[] };
 
@@ -32,7 +32,8 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: Prop
   for (const iss of issues) {
     const path = [...prefix, ...iss.path];
     if (iss.code === "unrecognized_keys") {
-      for (const key of iss.keys) lines.push(`${formatPath([...path, key]) || key}: unknown field${suggestion(key, iss)}`);
+      const known = FIELDS_BY_PATH[path.filter((p) => typeof p === "string").join(".")] ?? [];
+      for (const key of iss.keys) lines.push(`${formatPath([...path, key]) || key}: unknown field${suggestion(key, known)}`);
       continue;
     }
     lines.push(`${formatPath(path) || "(site)"}: ${message(iss)}`);
@@ -45,6 +46,7 @@ function message(iss: z.core.$ZodIssue): string {
   switch (iss.code) {
     case "invalid_type":
       if (input === undefined) return "is required";
+      if (iss.expected === "int" && !iss.message.startsWith("Invalid input")) return iss.message;
       return `must be ${article(iss.expected)}, not ${describe(input)}`;
     // zod's own wording ("Too small: expected number to be >=1") is replaced;
     // messages the schema wrote itself are kept.
@@ -75,19 +77,13 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-const KNOWN_FIELDS = [
-  "host", "lan", "uplinks", "pinnedRoutes", "nat", "routing", "address", "port", "user", "hostKey",
-  "insecureIgnoreHostKey", "interface", "name", "gateway", "weight", "table", "priority", "destination",
-  "uplink", "backend", "protocol", "tableBase", "priorityBase", "mainPriority", "multipathPriority", "hashPolicy",
-];
-
-/** A "did you mean" for typos such as `wieght`. */
-function suggestion(key: string, _iss: unknown): string {
+/** A "did you mean" for typos such as `wieght`, among the fields of the same mapping. */
+function suggestion(key: string, known: readonly string[]): string {
   let best: string | undefined;
   let bestDistance = 3;
-  for (const known of KNOWN_FIELDS) {
-    const d = distance(key.toLowerCase(), known.toLowerCase());
-    if (d < bestDistance) { best = known; bestDistance = d; }
+  for (const field of known) {
+    const d = distance(key.toLowerCase(), field.toLowerCase());
+    if (field !== key && d < bestDistance) { best = field; bestDistance = d; }
   }
   return best ? ` (did you mean "${best}"?)` : "";
 }

@@ -101,7 +101,10 @@ const FORWARD_TABLE = "multiwan-forward";
 const FORWARD_CHAIN = "MW-FORWARD";
 const forwardTable = (e: ForwardEntry) =>
   nftTable(FORWARD_TABLE, "forward", "type filter hook forward priority filter; policy accept;", [
-    `iifname "${e.lanInterface}" oifname { ${e.uplinkInterfaces.map((i) => `"${i}"`).join(", ")} } accept`,
+    // nft lists a one-element set as a plain match; render it that way so the compare holds.
+    e.uplinkInterfaces.length === 1
+      ? `iifname "${e.lanInterface}" oifname "${e.uplinkInterfaces[0]}" accept`
+      : `iifname "${e.lanInterface}" oifname { ${e.uplinkInterfaces.map((i) => `"${i}"`).join(", ")} } accept`,
     `ct state established,related accept`,
   ]);
 const forwardRules = (e: ForwardEntry) => [

@@ -298,10 +298,10 @@ describe("every rendered script is valid shell", () => {
   });
 });
 
-// ---- lib bugs found while writing these tests (todo: fail until fixed) ----
+// ---- regressions: lib bugs found while writing these tests ----
 
-describe("known lib bugs (todo: each fails until lib/ is fixed)", () => {
-  test("Forward with one uplink: the nft table compared is the one `nft list` prints", { todo: "lib/render/nat.ts forwardTable renders `oifname { \"x\" }`, which nft lists as `oifname \"x\"`: apply never sees its table as present" }, () => {
+describe("regressions of fixed lib bugs", () => {
+  test("Forward with one uplink: the nft table compared is the one `nft list` prints", () => {
     const entry = { lanInterface: "eth0", uplinkInterfaces: ["eth1"], backend: "nftables" as const };
     const apply = renderScripts("Forward", entry).apply;
     // nft 1.0.6 loads `oifname { "eth1" }` and lists it back as `oifname "eth1"`.
