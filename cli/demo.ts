@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Lab, SEEN_VIA, labUp } from "../lab/lab";
+import { initLabStack } from "../lab/pulumiStack";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const keep = process.argv.includes("--keep");
@@ -14,10 +15,8 @@ function banner(text: string) {
 }
 
 /** Runs `npm run pulumi` for the lab stack with the terminal attached. */
-function pulumi(lab: Lab, env: NodeJS.ProcessEnv, configFile: string, args: string[], input?: string): void {
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), ...args, "--stack", "lab", "--config-file", configFile], {
-    cwd: REPO_ROOT, env, input, stdio: [input === undefined ? "inherit" : "pipe", "inherit", "inherit"],
-  });
+function pulumi(lab: Lab, env: NodeJS.ProcessEnv, stackArgs: string[], args: string[]): void {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), ...args, ...stackArgs], { cwd: REPO_ROOT, env, stdio: "inherit" });
   if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.status}); the lab ${lab.name} is kept for inspection: npm run lab -- down ${lab.name}`);
 }
 
@@ -25,18 +24,12 @@ async function main(): Promise<void> {
   banner("lab up: gateway, two modems, an internet and a LAN client in network namespaces");
   const lab = await labUp({ guard: !keep });
   const work = path.join(lab.dir, "pulumi");
-  fs.mkdirSync(path.join(work, "state"), { recursive: true });
-  const configFile = path.join(work, "Pulumi.lab.yaml");
-  fs.copyFileSync(lab.stackFile, configFile);
-  const env = { ...process.env, PULUMI_BACKEND_URL: `file://${work}/state`, PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "lab" };
+  const { env, args: stackArgs, configFile } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
   let deployed = false;
   try {
-    const init = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), "stack", "init", "lab"], { cwd: REPO_ROOT, env, stdio: "inherit" });
-    if (init.status !== 0) throw new Error("pulumi stack init failed");
-    pulumi(lab, env, configFile, ["config", "set", "--secret", "multiwan:sshPrivateKey"], fs.readFileSync(lab.privateKeyPath, "utf8"));
 
     banner(`pulumi up of the home site (stack file ${configFile})`);
-    pulumi(lab, env, configFile, ["up", "--yes", "--skip-preview"]);
+    pulumi(lab, env, stackArgs, ["up", "--yes", "--skip-preview"]);
     deployed = true;
 
     banner("what landed on the gateway");
@@ -56,16 +49,16 @@ async function main(): Promise<void> {
     if (keep) {
       banner(`the lab ${lab.name} keeps running`);
       console.log(lab.summary());
-      console.log(`  pulumi:     PULUMI_BACKEND_URL=file://${work}/state PULUMI_CONFIG_PASSPHRASE=lab npm run pulumi -- <command> --stack lab --config-file ${configFile}`);
+      console.log(`  pulumi:     PULUMI_BACKEND_URL=file://${work}/state PULUMI_CONFIG_PASSPHRASE=lab npm run pulumi -- <command> ${stackArgs.join(" ")}`);
       console.log(`  tear down:  (the pulumi destroy above, then) npm run lab -- down ${lab.name}`);
       return;
     }
     banner("pulumi destroy: the gateway goes back to exactly how it was");
-    pulumi(lab, env, configFile, ["destroy", "--yes", "--skip-preview"]);
+    pulumi(lab, env, stackArgs, ["destroy", "--yes", "--skip-preview"]);
     deployed = false;
   } finally {
     if (!keep) {
-      if (deployed) pulumi(lab, env, configFile, ["destroy", "--yes", "--skip-preview"]);
+      if (deployed) pulumi(lab, env, stackArgs, ["destroy", "--yes", "--skip-preview"]);
       banner("lab down");
       await lab.down();
     }

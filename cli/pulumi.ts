@@ -44,12 +44,17 @@ function cacheDir(): string {
   return process.env.MULTIWAN_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "multiwan");
 }
 
-/** The CLI's path: the last line scripts/toolchain.sh prints. Its progress shows only when it has work to do or fails. */
+/**
+ * The CLI's path: the last line scripts/toolchain.sh prints. Its log shows
+ * only when it had work to do (a first build takes minutes) or failed, not
+ * on every command.
+ */
 function findCli(): string {
-  const r = spawnSync("bash", [path.join(REPO_ROOT, "scripts", "toolchain.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  const quiet = /already built|from PATH/.test(r.stderr ?? "");
-  if (r.status !== 0 || !quiet) process.stderr.write(r.stderr ?? "");
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  const script = path.join(REPO_ROOT, "scripts", "toolchain.sh");
+  const r = spawnSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const quiet = r.status === 0 && /already built|from PATH/.test(r.stderr);
+  if (!quiet) process.stderr.write(r.stderr ?? "");
+  if (r.status !== 0) throw new Error(`${script} failed${r.error ? `: ${r.error.message}` : ""}`);
   return r.stdout.trim().split("\n").pop()!;
 }
 
@@ -68,9 +73,10 @@ function hasNodeLanguageHost(cli: string): boolean {
 
 function cliEnv(projectDir: string | undefined): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  const home = env.PULUMI_HOME ?? path.join(cacheDir(), "pulumi-home");
-  fs.mkdirSync(home, { recursive: true });
-  env.PULUMI_HOME = home;
+  if (env.PULUMI_HOME === undefined) {
+    env.PULUMI_HOME = path.join(cacheDir(), "pulumi-home");
+    fs.mkdirSync(env.PULUMI_HOME, { recursive: true });
+  }
   env.PULUMI_SKIP_UPDATE_CHECK ??= "1";
   env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ??= "true";
   // Outside a project (e.g. `version`) there is no state to keep: leave the backend to the CLI.

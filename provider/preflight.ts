@@ -24,6 +24,11 @@ export class PreflightGate {
     try {
       await check;
     } catch (err) {
+      // A connection error is not a verdict on the host: let the next resource try again.
+      if (!(err instanceof PreflightError)) {
+        this.checks.delete(key);
+        throw err;
+      }
       // The first resource carries the full report; the others point at it.
       if (this.reported.has(key)) throw new PreflightError(`not applied: the preflight check of ${describeTarget(conn)} failed (reported once above)`);
       this.reported.add(key);

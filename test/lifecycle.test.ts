@@ -90,6 +90,20 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
     assert.equal(r.stdout.trim(), "v3.248.0");
   });
 
+  it("leaves the program to the CLI where a Node.js language host is installed", async () => {
+    // A stand-in that notes it was started and fails: the CLI then gives up.
+    const bin = path.join(dir, "fake-bin");
+    const marker = path.join(dir, "language-host-started");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, "pulumi-language-nodejs"), `#!/bin/sh\necho "$@" >> '${marker}'\nexit 3\n`, { mode: 0o755 });
+    const r = await pulumi(["preview", "--non-interactive"], {
+      expectFailure: true,
+      env: { PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+    });
+    assert.ok(fs.existsSync(marker), `the CLI did not start its language host:\n${describeRun(r)}`);
+    assert.deepEqual(takeCalls(), []);
+  });
+
   it("keeps state in <project>/.pulumi-state unless PULUMI_BACKEND_URL is set", async () => {
     await pulumi(["stack", "init", "elsewhere", "--no-select", "--non-interactive"], { env: { PULUMI_BACKEND_URL: undefined } });
     assert.ok(

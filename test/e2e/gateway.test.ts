@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { GatewaySnapshot, Lab, SEEN_VIA, TOPOLOGY, labUp } from "../../lab/lab";
+import { initLabStack } from "../../lab/pulumiStack";
 import { RunResult, assertSuccess, describeRun, runPulumi, REPO_ROOT } from "../support/cli";
 
 const PINNED_ISP2 = TOPOLOGY.pinned[0];
@@ -44,11 +45,12 @@ for (const backend of ["nftables", "iptables"] as const) {
     let configFile: string;
     let pristine: GatewaySnapshot;
     let hostBefore: string;
-    let env: Record<string, string>;
+    let env: NodeJS.ProcessEnv;
+    let stackArgs: string[];
     let deployed = false;
 
     const pulumi = async (...args: string[]): Promise<RunResult> =>
-      runPulumi([...args, "--stack", "lab", "--config-file", configFile], { cwd: REPO_ROOT, env, timeoutMs: 120_000 });
+      runPulumi([...args, ...stackArgs], { cwd: REPO_ROOT, env, timeoutMs: 120_000 });
     const setWeights = (isp1: number, isp2: number) => {
       const doc = parse(fs.readFileSync(configFile, "utf8"));
       doc.config["multiwan:site"].uplinks[0].weight = isp1;
@@ -60,15 +62,8 @@ for (const backend of ["nftables", "iptables"] as const) {
       hostBefore = hostState();
       lab = await labUp({ nat: backend, guard: true, log: () => {} });
       work = fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-"));
-      configFile = path.join(work, "Pulumi.lab.yaml");
-      fs.copyFileSync(lab.stackFile, configFile);
-      env = { PULUMI_BACKEND_URL: `file://${work}/state`, PULUMI_CONFIG_PASSPHRASE: "lab" };
-      fs.mkdirSync(path.join(work, "state"));
       pristine = await lab.snapshot();
-      assertSuccess(await runPulumi(["stack", "init", "lab"], { cwd: REPO_ROOT, env }));
-      assertSuccess(await runPulumi(["config", "set", "--secret", "multiwan:sshPrivateKey", "--stack", "lab", "--config-file", configFile], {
-        cwd: REPO_ROOT, env, input: fs.readFileSync(lab.privateKeyPath, "utf8"),
-      }));
+      ({ configFile, env, args: stackArgs } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work));
     });
 
     after(async () => {
