@@ -726,9 +726,12 @@ function gatewayMountScript(s: LabState): string {
   lines.push("umount -l /run/netns 2>/dev/null || true");
   // /run: sshd's privilege separation dir /run/sshd, without creating it on the host.
   lines.push("mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run", "mkdir -m 0755 /run/sshd");
-  lines.push("mount -t tmpfs -o mode=0700 tmpfs /root");
-  for (const t of TMPFS.filter((t) => t !== "/root")) lines.push(`mount -t tmpfs -o mode=${t === "/var/log" ? "0755" : "1777"} tmpfs ${t}`);
-  lines.push("touch /var/log/lastlog /var/log/wtmp /var/log/btmp /run/utmp");
+  // A tmpfs over a folder that holds the lab dir (a clone under /tmp, say) would hide it from sshd.
+  const hidesLab = (t: string) => s.dir.startsWith(t + "/");
+  if (!hidesLab("/root")) lines.push("mount -t tmpfs -o mode=0700 tmpfs /root");
+  for (const t of TMPFS.filter((t) => t !== "/root" && !hidesLab(t))) lines.push(`mount -t tmpfs -o mode=${t === "/var/log" ? "0755" : "1777"} tmpfs ${t}`);
+  lines.push("touch /run/utmp");
+  if (!hidesLab("/var/log")) lines.push("touch /var/log/lastlog /var/log/wtmp /var/log/btmp");
   lines.push(`echo $$ > ${q(path.join(s.dir, "pids", "sshd-mountns.pid"))}`);
   // Everything outside the overlays and tmpfs is read-only for the gateway
   // (per-mount flag in this namespace only; the host's / stays read-write).
