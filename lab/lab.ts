@@ -728,12 +728,14 @@ function gatewayMountScript(s: LabState): string {
   lines.push("umount -l /run/netns 2>/dev/null || true");
   // /run: sshd's privilege separation dir /run/sshd, without creating it on the host.
   lines.push("mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run", "mkdir -m 0755 /run/sshd");
-  // A tmpfs over a folder that holds the lab dir (a clone under /tmp, say) would hide it from sshd.
-  const hidesLab = (t: string) => s.dir.startsWith(t + "/");
-  if (!hidesLab("/root")) lines.push("mount -t tmpfs -o mode=0700 tmpfs /root");
-  for (const t of TMPFS.filter((t) => t !== "/root" && !hidesLab(t))) lines.push(`mount -t tmpfs -o mode=${t === "/var/log" ? "0755" : "1777"} tmpfs ${t}`);
-  lines.push("touch /run/utmp");
-  if (!hidesLab("/var/log")) lines.push("touch /var/log/lastlog /var/log/wtmp /var/log/btmp");
+  // The lab dir (sshd_config, keys, pid files) may sit under a folder that
+  // gets a tmpfs below (a clone under /tmp, say): park it on /run first and
+  // bind it back afterwards, so it stays visible and writable either way.
+  lines.push(`mkdir /run/multiwan-lab && mount --bind ${q(s.dir)} /run/multiwan-lab`);
+  lines.push("mount -t tmpfs -o mode=0700 tmpfs /root");
+  for (const t of TMPFS.filter((t) => t !== "/root")) lines.push(`mount -t tmpfs -o mode=${t === "/var/log" ? "0755" : "1777"} tmpfs ${t}`);
+  lines.push(`mkdir -p ${q(s.dir)} && mount --bind /run/multiwan-lab ${q(s.dir)} && umount /run/multiwan-lab && rmdir /run/multiwan-lab`);
+  lines.push("touch /var/log/lastlog /var/log/wtmp /var/log/btmp /run/utmp");
   lines.push(`echo $$ > ${q(path.join(s.dir, "pids", "sshd-mountns.pid"))}`);
   // Everything outside the overlays and tmpfs is read-only for the gateway
   // (per-mount flag in this namespace only; the host's / stays read-write).
