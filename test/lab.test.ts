@@ -235,7 +235,7 @@ test("reboot keeps the disk and the host key, drops runtime state", async () => 
   const oldPid = l.sshdPid;
   await l.reboot();
   assert.notEqual(l.sshdPid, oldPid);
-  const r = await l.ssh("cat /etc/multiwan/probe; sysctl -n net.ipv4.ip_forward; ip route show 10.98.0.0/24; ls /tmp | wc -l; ip -br -4 addr show eth1", { check: true });
+  const r = await l.ssh("cat /etc/multiwan/probe; sysctl -n net.ipv4.ip_forward; ip route show 10.98.0.0/24; ls /tmp/volatile 2>/dev/null | wc -l; ip -br -4 addr show eth1", { check: true });
   assert.match(r.stdout, /^boot\n0\n0\neth1@\S+\s+UP\s+192\.168\.1\.1\/24\s*$/);
   await l.ensureGatewayServer();
   assert.deepEqual(await l.connect("lan", "192.168.3.100", TOPOLOGY.gatewayServerPort), { ok: true, reply: "192.168.3.10" }, "LAN link is back");
