@@ -28,9 +28,18 @@ export function parsePublicKeyLine(text: string): PublicKeyLine | string {
   }
   const blob = Buffer.from(base64, "base64");
   if (blob.length < 4 || blob.toString("base64") !== base64) return "the key's base64 text is damaged";
-  const nameLength = blob.readUInt32BE(0);
-  const embedded = blob.subarray(4, 4 + nameLength).toString("latin1");
+  const embedded = blobKeyType(blob);
+  if (embedded === undefined) return "the key's base64 text is damaged";
   if (embedded !== type) return `the key data is a "${embedded}" key, not "${type}": the line is mispasted`;
   if (type === "ssh-ed25519" && blob.length !== 51) return "the ssh-ed25519 key data has the wrong length";
   return { type, blob };
+}
+
+/** The key type string at the start of an SSH public key blob, or undefined if malformed. */
+export function blobKeyType(blob: Buffer): string | undefined {
+  if (blob.length < 4) return undefined;
+  const len = blob.readUInt32BE(0);
+  if (len === 0 || len > 64 || 4 + len > blob.length) return undefined;
+  const type = blob.subarray(4, 4 + len).toString("latin1");
+  return /^[\x21-\x7e]+$/.test(type) ? type : undefined;
 }

@@ -141,6 +141,17 @@ export function uplinkPriority(site: Pick<Site, "routing">, uplink: Pick<Uplink,
 
 // ---- cross-field checks -------------------------------------------------
 
+/** A host key is required unless checking is explicitly switched off (site and provider alike). */
+export function requireHostKey(host: { hostKey?: unknown; insecureIgnoreHostKey?: unknown }, ctx: z.RefinementCtx, at: (string | number)[] = []) {
+  if (host.hostKey === undefined && host.insecureIgnoreHostKey !== true) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "hostKey"],
+      message: `is required: the gateway's public host key, e.g. the "ssh-ed25519 AAAA..." line from \`ssh-keyscan <host>\` (or set ${[...at, "insecureIgnoreHostKey"].join(".")}: true to skip the check)`,
+    });
+  }
+}
+
 /** What superRefine sees when some fields failed: anything may be missing or wrong. */
 type Loose<T> = { [K in keyof T]?: unknown };
 interface LooseSite {
@@ -167,9 +178,7 @@ const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === "ob
 
 function crossCheck(site: LooseSite, ctx: Ctx) {
   if (!isMapping(site as unknown)) return;
-  if (isMapping(site.host) && site.host.hostKey === undefined && site.host.insecureIgnoreHostKey !== true) {
-    issue(ctx, ["host", "hostKey"], 'is required: the gateway\'s public host key, e.g. the "ssh-ed25519 AAAA..." line from `ssh-keyscan <host>` (or set host.insecureIgnoreHostKey: true to skip the check)');
-  }
+  if (isMapping(site.host)) requireHostKey(site.host, ctx, ["host"]);
   const uplinks = Array.isArray(site.uplinks) ? (site.uplinks as Loose<Uplink>[]) : [];
   const subnets: { path: Path; label: string; prefix: Prefix }[] = [];
 

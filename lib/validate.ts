@@ -27,10 +27,10 @@ export function parseSiteOrThrow(raw: unknown, where?: string): Site {
 }
 
 /** Turns zod's issues into lines that start with the path of the field. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): string[] {
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];
   for (const iss of issues) {
-    const path = [...prefix, ...iss.path];
+    const path = iss.path;
     if (iss.code === "unrecognized_keys") {
       const known = FIELDS_BY_PATH[path.filter((p) => typeof p === "string").join(".")] ?? [];
       for (const key of iss.keys) lines.push(`${formatPath([...path, key]) || key}: unknown field${suggestion(key, known)}`);

@@ -2,13 +2,14 @@
 // which host key to expect. The private key is a secret and stays wrapped
 // everywhere but in the SSH handshake.
 import { z } from "zod";
-import { host } from "../lib/schema";
+import { host, requireHostKey } from "../lib/schema";
 import type { Connection } from "./ssh";
 import { unwrapSecret } from "./secrets";
 
-export const connectionSchema = host.extend({
-  privateKey: z.string().min(1, { error: "is empty" }).optional(),
-});
+export const connectionSchema = host
+  .extend({ privateKey: z.string().min(1, { error: "is empty" }).optional() })
+  // The session pool would refuse it: say so in the preview, not halfway through an up.
+  .superRefine((c, ctx) => requireHostKey(c, ctx));
 
 /** Validated and unwrapped, ready for the session pool. */
 export function toConnection(raw: unknown): Connection {

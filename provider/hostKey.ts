@@ -4,6 +4,9 @@
 
 import { createHash } from "crypto";
 import type { ServerHostKeyAlgorithm } from "ssh2";
+import { HOST_KEY_TYPES, blobKeyType } from "../lib/publicKey";
+
+export { blobKeyType };
 
 export interface HostKey {
   /** Key type as written in the line and inside the blob, e.g. "ssh-ed25519". */
@@ -16,7 +19,7 @@ export interface HostKey {
 // Host key types ssh2 can verify, mapped to the host key algorithms to offer
 // so that a server holding several host keys presents the pinned one.
 // An RSA key ("ssh-rsa" blob) is used with the SHA-2 signature algorithms first.
-const HOST_KEY_ALGORITHMS: Record<string, ServerHostKeyAlgorithm[]> = {
+const HOST_KEY_ALGORITHMS: Record<(typeof HOST_KEY_TYPES)[number], ServerHostKeyAlgorithm[]> = {
   "ssh-ed25519": ["ssh-ed25519"],
   "ecdsa-sha2-nistp256": ["ecdsa-sha2-nistp256"],
   "ecdsa-sha2-nistp384": ["ecdsa-sha2-nistp384"],
@@ -24,11 +27,12 @@ const HOST_KEY_ALGORITHMS: Record<string, ServerHostKeyAlgorithm[]> = {
   "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
 };
 
-export const SUPPORTED_HOST_KEY_TYPES = Object.keys(HOST_KEY_ALGORITHMS);
+/** The same list the site schema accepts (lib/publicKey.ts). */
+export const SUPPORTED_HOST_KEY_TYPES: readonly string[] = HOST_KEY_TYPES;
 
 /** The `algorithms.serverHostKey` list for ssh2 that makes the server present a key of this type. */
 export function hostKeyAlgorithms(type: string): ServerHostKeyAlgorithm[] {
-  const algos = HOST_KEY_ALGORITHMS[type];
+  const algos = HOST_KEY_ALGORITHMS[type as (typeof HOST_KEY_TYPES)[number]];
   if (!algos) throw new Error(`unsupported host key type ${JSON.stringify(type)}`);
   return algos;
 }
@@ -60,15 +64,6 @@ export function parseHostKey(line: string): HostKey {
   }
   const comment = rest.join(" ");
   return comment ? { type, blob, comment } : { type, blob };
-}
-
-/** The key type string at the start of an SSH public key blob, or undefined if malformed. */
-export function blobKeyType(blob: Buffer): string | undefined {
-  if (blob.length < 4) return undefined;
-  const len = blob.readUInt32BE(0);
-  if (len === 0 || len > 64 || 4 + len > blob.length) return undefined;
-  const type = blob.subarray(4, 4 + len).toString("latin1");
-  return /^[\x21-\x7e]+$/.test(type) ? type : undefined;
 }
 
 /** OpenSSH's fingerprint: "SHA256:" + base64 of the SHA-256 of the blob, without "=" padding. */

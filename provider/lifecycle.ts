@@ -5,7 +5,7 @@ import * as provider from "@pulumi/pulumi/provider";
 import { z } from "zod";
 import { entrySchemas, preflightSchema } from "../lib/entries";
 import type { Preflight } from "../lib/plan";
-import { EntryByKind, ResourceKind, canonicalState, expectedState, renderScripts } from "../lib/render";
+import { EntryByKind, ResourceKind, Scripts, canonicalState, expectedState, renderScripts } from "../lib/render";
 import { formatPath } from "../lib/schema";
 import { connectionSchema, describeTarget, toConnection } from "./connection";
 import { PreflightGate } from "./preflight";
@@ -43,13 +43,6 @@ export function check<K extends ResourceKind>(kind: K, news: Props): provider.Ch
   const conn = (reveal(news.connection) ?? {}) as Props;
   const connResult = connectionSchema.safeParse({ ...conn, privateKey: unwrapSecret(conn.privateKey) });
   if (!connResult.success) found.push(...failures("connection", connResult.error));
-  else if (connResult.data.hostKey === undefined && connResult.data.insecureIgnoreHostKey !== true) {
-    // The session pool refuses such a connection; say so in the preview, not halfway through an up.
-    found.push({
-      property: "connection.hostKey",
-      reason: 'is required: the gateway\'s public host key, e.g. the "ssh-ed25519 AAAA..." line from `ssh-keyscan <host>` (or set insecureIgnoreHostKey: true to skip the check)',
-    });
-  }
   const preflight = preflightSchema.safeParse(reveal(news.preflight));
   if (!preflight.success) found.push(...failures("preflight", preflight.error));
   const entry = entrySchemas[kind].safeParse(entryOf(kind, news));
@@ -82,36 +75,22 @@ export class Lifecycle {
   }
 
   async create<K extends ResourceKind>(kind: K, name: string, inputs: Props): Promise<provider.CreateResult> {
-    const entry = entryOf(kind, inputs);
-    const conn = toConnection(reveal(inputs.connection));
-    await this.gate.ensure(conn, reveal(inputs.preflight) as Preflight);
-    const scripts = renderScripts(kind, entry);
-    try {
-      await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
-    } catch (err) {
-      // A create must be all or nothing: take back whatever part applied.
-      throw await this.rolledBack(err, conn, scripts.remove, `remove the partial ${kind} ${name}`);
-    }
-    return { id: modules[kind].id(entry), outs: { ...inputs, [REMOVE_SCRIPT]: scripts.remove } };
+    // A create must be all or nothing: a failed apply takes back whatever part applied.
+    const scripts = await this.apply(kind, name, inputs, (s) => ({ script: s.remove, step: `remove the partial ${kind} ${name}` }));
+    return { id: modules[kind].id(entryOf(kind, inputs)), outs: { ...inputs, [REMOVE_SCRIPT]: scripts.remove } };
   }
 
   async update<K extends ResourceKind>(kind: K, name: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
-    const entry = entryOf(kind, news);
     const onlyConnection = !diff(kind, olds, { ...news, connection: olds.connection }).changes;
     if (onlyConnection) {
       // Nothing changes on the host; the state just learns the new connection.
       return { outs: { ...news, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
     }
-    const conn = toConnection(reveal(news.connection));
-    await this.gate.ensure(conn, reveal(news.preflight) as Preflight);
-    const scripts = renderScripts(kind, entry);
-    try {
-      await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
-    } catch (err) {
-      // Put back the previous state rather than leave it half-changed.
-      const previous = renderScripts(kind, entryOf(kind, olds)).apply;
-      throw await this.rolledBack(err, conn, previous, `restore the previous ${kind} ${name}`);
-    }
+    // A failed apply puts back the previous state rather than leave it half-changed.
+    const scripts = await this.apply(kind, name, news, () => ({
+      script: renderScripts(kind, entryOf(kind, olds)).apply,
+      step: `restore the previous ${kind} ${name}`,
+    }));
     return { outs: { ...news, [REMOVE_SCRIPT]: scripts.remove } };
   }
 
@@ -129,6 +108,20 @@ export class Lifecycle {
     const inputs: Props = {};
     for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT) inputs[k] = v;
     return { id, props: { ...props, kernelState }, inputs: { ...inputs, kernelState } };
+  }
+
+  /** The preflight, then the entry's apply script; when that fails, `undo`'s script, and both are reported. */
+  private async apply<K extends ResourceKind>(kind: K, name: string, props: Props, undo: (scripts: Scripts) => { script: string; step: string }): Promise<Scripts> {
+    const conn = toConnection(reveal(props.connection));
+    await this.gate.ensure(conn, reveal(props.preflight) as Preflight);
+    const scripts = renderScripts(kind, entryOf(kind, props));
+    try {
+      await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
+    } catch (err) {
+      const { script, step } = undo(scripts);
+      throw await this.rolledBack(err, conn, script, step);
+    }
+    return scripts;
   }
 
   private async rolledBack(err: unknown, conn: Connection, script: string, step: string): Promise<Error> {

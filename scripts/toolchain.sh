@@ -15,7 +15,7 @@ BIN="$DEST/bin/pulumi"
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 die() { printf 'toolchain: FAILED at step "%s": %s\n' "$1" "$2" >&2; exit 1; }
 
-# Prints 1 when version $1 >= $2 (both x.y.z).
+# Succeeds when version $1 >= $2 (both x.y.z).
 version_at_least() {
   [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
 }

@@ -5,7 +5,7 @@ import type { MultipathEntry } from "../plan";
 import { Scripts, script, sh } from "./shell";
 
 const MAIN_TABLE = 254;
-const mainSelector = "from all lookup 254 suppress_prefixlength 0";
+const mainSelector = `from all lookup ${MAIN_TABLE} suppress_prefixlength 0`;
 const multipathSelector = (e: MultipathEntry) => `from all lookup ${e.table}`;
 
 const nexthops = (e: MultipathEntry) =>
@@ -51,4 +51,3 @@ export function expectedMultipath(e: MultipathEntry): string[] {
   ];
 }
 
-export { MAIN_TABLE };

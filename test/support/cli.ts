@@ -54,7 +54,6 @@ export function run(file: string, args: string[], opts: RunOptions): Promise<Run
     const child = spawn(file, args, { cwd: opts.cwd, env: mergeEnv(opts.env), stdio: ["pipe", "pipe", "pipe"], detached: true });
     let stdout = "";
     let stderr = "";
-    let timedOut = false;
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
       opts.onOutput?.(stdout + stderr, child);
@@ -65,18 +64,30 @@ export function run(file: string, args: string[], opts: RunOptions): Promise<Run
     });
     child.stdin.on("error", () => {}); // the command may exit without reading its input
     child.stdin.end(opts.input ?? "");
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killTree(child.pid);
-    }, timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ command, code, signal, stdout, stderr, output: stdout + stderr, timedOut, ms: Date.now() - started });
-    });
+    settle(child, timeoutMs, reject, (code, signal, timedOut) =>
+      resolve({ command, code, signal, stdout, stderr, output: stdout + stderr, timedOut, ms: Date.now() - started }));
+  });
+}
+
+/** Kills the child's whole tree after `timeoutMs`; reports its exit (or spawn error) once. */
+function settle(
+  child: ChildProcess,
+  timeoutMs: number,
+  reject: (e: Error) => void,
+  closed: (code: number | null, signal: NodeJS.Signals | null, timedOut: boolean) => void,
+): void {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killTree(child.pid);
+  }, timeoutMs);
+  child.on("error", (e) => {
+    clearTimeout(timer);
+    reject(e);
+  });
+  child.on("close", (code, signal) => {
+    clearTimeout(timer);
+    closed(code, signal, timedOut);
   });
 }
 
@@ -120,7 +131,6 @@ export function runInTerminal(
     let stdout = "";
     let stderr = "";
     let seen = 0; // where the search for the next prompt starts
-    let timedOut = false;
     child.stdin.on("error", () => {});
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
@@ -136,16 +146,7 @@ export function runInTerminal(
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     // stdin stays open until the command exits: at EOF `script` would hang up the terminal.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killTree(child.pid);
-    }, timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
+    settle(child, timeoutMs, reject, (code, signal, timedOut) => {
       child.stdin.destroy();
       resolve({ command: inner, code, signal, stdout, stderr, output: stdout + stderr, timedOut, ms: Date.now() - started });
     });
