@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "crypto";
-import { utils as sshUtils } from "ssh2";
+import { generateKeyPair } from "./support/keys";
 import { canonicalState, expectedState, renderScripts } from "../lib/render";
 import { MultiwanProvider } from "../provider/provider";
 import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../provider/secrets";
@@ -14,7 +14,7 @@ import { connectionInput, loadPlan, planned, resourceCases, resourceInputs, urnO
 
 // ---- secrets: one client key for the whole file, and everything that could leak it ----
 
-const CLIENT = sshUtils.generateKeyPairSync("ed25519", { comment: "provider-test-client" });
+const CLIENT = generateKeyPair("ed25519", { comment: "provider-test-client" });
 const SECRET_KEY = CLIENT.private;
 /** Everything a person or the state could see: error messages, warnings, stderr, outputs. */
 const exposed: string[] = [];
@@ -238,7 +238,7 @@ describe("check and diff (a preview) never contact the host", () => {
 
   test("diff: a connection-only change (port, key, host key) never replaces", async () => {
     const olds = await stateOf(TABLE_URN, tableInputs(conn));
-    const other = sshUtils.generateKeyPairSync("ed25519");
+    const other = generateKeyPair("ed25519");
     const variants: Record<string, Record<string, unknown>> = {
       port: { ...conn, port: conn.port + 1 },
       privateKey: { ...conn, privateKey: wrapSecret(other.private) },
@@ -418,7 +418,7 @@ describe("create, update, delete and read over SSH", () => {
     await withProvider(ok, async ({ fake, provider, conn }) => {
       const created = await provider.create(TABLE_URN, tableInputs(conn));
       const sent = fake.scripts.length;
-      const other = sshUtils.generateKeyPairSync("ed25519");
+      const other = generateKeyPair("ed25519");
       const newConn = { ...conn, port: conn.port + 1, privateKey: wrapSecret(other.private) };
       const r = await provider.update(created.id, TABLE_URN, created.outs, tableInputs(newConn));
       expose(withoutSecrets(r.outs));
@@ -480,7 +480,7 @@ describe("create, update, delete and read over SSH", () => {
       assert.ok(created.id);
       await provider.cancel();
 
-      const wrong = sshUtils.generateKeyPairSync("ed25519").public;
+      const wrong = generateKeyPair("ed25519").public;
       const sent = fake.scripts.length;
       const auth = fake.authentications;
       const err = await rejection(provider.read(created.id, TABLE_URN, { ...created.outs, connection: { ...conn, hostKey: wrong } }));
@@ -528,7 +528,7 @@ describe("create, update, delete and read over SSH", () => {
 
   test("a key the host does not accept fails authentication without quoting it", async () => {
     await withProvider(ok, async ({ fake, provider, conn }) => {
-      const stranger = sshUtils.generateKeyPairSync("ed25519").private;
+      const stranger = generateKeyPair("ed25519").private;
       const err = await rejection(provider.create(TABLE_URN, tableInputs({ ...conn, privateKey: wrapSecret(stranger) })));
       assert.match(err.message, /authentication failed/);
       assertNoKey(err.message, stranger);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
-import { utils as sshUtils } from "ssh2";
+import { generateKeyPair } from "./support/keys";
 import { HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../provider/ssh";
 import { fingerprint, parseHostKey } from "../provider/hostKey";
 import { startFakeHost, FakeHost } from "./support/fakeHost";
@@ -64,7 +64,7 @@ function assertNoSecret(text: string, privateKey: string): void {
 }
 
 test("fingerprints match node crypto and ssh-keygen -lf", () => {
-  const { public: line } = sshUtils.generateKeyPairSync("ed25519", { comment: "gw" });
+  const { public: line } = generateKeyPair("ed25519", { comment: "gw" });
   const parsed = parseHostKey(line);
   assert.equal(parsed.type, "ssh-ed25519");
   assert.equal(parsed.comment, "gw");
@@ -78,7 +78,7 @@ test("fingerprints match node crypto and ssh-keygen -lf", () => {
 });
 
 test("parseHostKey rejects malformed lines with a clear message", () => {
-  const { public: line } = sshUtils.generateKeyPairSync("ed25519");
+  const { public: line } = generateKeyPair("ed25519");
   const b64 = line.split(" ")[1];
   assert.throws(() => parseHostKey(""), /expected a line like "ssh-ed25519/);
   assert.throws(() => parseHostKey(`ssh-foo ${b64}`), /unsupported type "ssh-foo"/);
@@ -99,7 +99,7 @@ test("the pinned host key is accepted and the script is piped to sh -s", async (
 
 test("a wrong pinned key is refused with both SHA256 fingerprints", async () => {
   await withHost({}, async (fake, pool) => {
-    const wrong = sshUtils.generateKeyPairSync("ed25519").public;
+    const wrong = generateKeyPair("ed25519").public;
     const err = await pool.run(fake.connection({ hostKey: wrong }), "true").then(
       () => assert.fail("connected despite a wrong host key"),
       (e: Error) => e,
@@ -141,8 +141,8 @@ test("insecureIgnoreHostKey connects and warns once per host per pool", async ()
 });
 
 test("a server with several host keys presents the pinned type", async () => {
-  const ed = sshUtils.generateKeyPairSync("ed25519").private;
-  const ec = sshUtils.generateKeyPairSync("ecdsa", { bits: 256 }).private;
+  const ed = generateKeyPair("ed25519").private;
+  const ec = generateKeyPair("ecdsa", { bits: 256 }).private;
   await withHost({ hostKey: [ed, ec] }, async (fake, pool) => {
     const [edLine, ecLine] = fake.hostKeyLines;
     assert.match(ecLine, /^ecdsa-sha2-nistp256 /);
@@ -156,7 +156,7 @@ test("a server with several host keys presents the pinned type", async () => {
 test("a connection opened for one pin is not reused for a different pin", async () => {
   await withHost({}, async (fake, pool) => {
     await pool.run(fake.connection(), "true");
-    const wrong = sshUtils.generateKeyPairSync("ed25519").public;
+    const wrong = generateKeyPair("ed25519").public;
     await assert.rejects(pool.run(fake.connection({ hostKey: wrong }), "true"), HostKeyMismatchError);
     assert.equal(fake.scripts.length, 1);
   });
@@ -246,8 +246,8 @@ test("large scripts go through stdin intact and utf8 output survives chunking", 
 
 test("connection refused names host:port and user without a stack trace", async () => {
   const port = await closedPort();
-  const { private: key } = sshUtils.generateKeyPairSync("ed25519");
-  const hostKey = sshUtils.generateKeyPairSync("ed25519").public;
+  const { private: key } = generateKeyPair("ed25519");
+  const hostKey = generateKeyPair("ed25519").public;
   const pool = new SshPool({ connectTimeoutMs: 5000 });
   try {
     const err = await pool.run({ address: "127.0.0.1", port, user: "admin", hostKey, privateKey: key }, "true").then(
@@ -270,7 +270,7 @@ test("connection refused names host:port and user without a stack trace", async 
 
 test("authentication failure names the user and host:port, never the key", async () => {
   await withHost({ user: "root" }, async (fake, pool) => {
-    const { private: other } = sshUtils.generateKeyPairSync("ed25519");
+    const { private: other } = generateKeyPair("ed25519");
     const err = await pool.run(fake.connection({ privateKey: other }), "true").then(
       () => assert.fail("authenticated with the wrong key"),
       (e: Error) => e,
@@ -287,9 +287,9 @@ test("the private key never appears in errors or warnings", async () => {
     const messages: string[] = [];
     const collect = (p: Promise<unknown>) => p.then(() => {}, (e: Error) => messages.push(String(e), e.stack ?? ""));
     await collect(pool.runChecked(fake.connection({ hostKey: undefined, insecureIgnoreHostKey: true }), "false", "step"));
-    await collect(pool.run(fake.connection({ hostKey: sshUtils.generateKeyPairSync("ed25519").public, port: fake.port }), "true"));
+    await collect(pool.run(fake.connection({ hostKey: generateKeyPair("ed25519").public, port: fake.port }), "true"));
     await pool.close();
-    await collect(pool.run(fake.connection({ hostKey: sshUtils.generateKeyPairSync("ed25519").public }), "true"));
+    await collect(pool.run(fake.connection({ hostKey: generateKeyPair("ed25519").public }), "true"));
     // A mangled key: part of the real key text, which ssh2 cannot parse.
     const mangled = key.replace(/^(-----BEGIN OPENSSH PRIVATE KEY-----\n)[A-Za-z0-9+/]{10}/, "$1AAAAAAAAAA");
     await collect(pool.run(fake.connection({ privateKey: mangled }), "true"));

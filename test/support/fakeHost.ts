@@ -6,6 +6,7 @@
 
 import { createServer, Server as NetServer, Socket } from "net";
 import { Server as SshServer, utils as sshUtils, ParsedKey, ServerChannel } from "ssh2";
+import { generateKeyPair } from "./keys";
 import type { Connection } from "../../provider/ssh";
 
 export interface FakeReply {
@@ -82,11 +83,11 @@ function publicLine(key: ParsedKey): string {
 }
 
 export async function startFakeHost(opts: FakeHostOptions = {}): Promise<FakeHost> {
-  const hostKeys = opts.hostKey === undefined ? [sshUtils.generateKeyPairSync("ed25519").private] : ([] as string[]).concat(opts.hostKey);
+  const hostKeys = opts.hostKey === undefined ? [generateKeyPair("ed25519").private] : ([] as string[]).concat(opts.hostKey);
   let clientPrivateKey: string | undefined;
   let authorizedKey = opts.authorizedKey;
   if (authorizedKey === undefined) {
-    const pair = sshUtils.generateKeyPairSync("ed25519", { comment: "fake-host-client" });
+    const pair = generateKeyPair("ed25519", { comment: "fake-host-client" });
     clientPrivateKey = pair.private;
     authorizedKey = pair.public;
   }
