@@ -750,6 +750,9 @@ async function startSshd(s: LabState, log: (m: string) => void): Promise<number>
     fs.mkdirSync(path.join(base, "upper"), { recursive: true });
     fs.mkdirSync(path.join(base, "work"), { recursive: true });
   }
+  // The gateway is a Debian box with ifupdown: its hook folder is on the disk
+  // (the host has none), so link-up hooks can be installed and exercised.
+  fs.mkdirSync(path.join(s.dir, "disk", "etc", "upper", "network", "if-up.d"), { recursive: true });
   log(`starting sshd in ${s.namespaces.gw} (private mount namespace: overlays ${Object.keys(OVERLAYS).join(", ")}; tmpfs /run ${TMPFS.join(" ")}; rest read-only)`);
   const pid = spawnDaemon(s.dir, "sshd", ["ip", "netns", "exec", s.namespaces.gw, "unshare", "-m", "--propagation", "private", "sh", "-c", gatewayMountScript(s)]);
   // `ip netns exec`, `unshare` and `sh` all exec: the pid we got becomes sshd.

@@ -1,7 +1,7 @@
 // The whole plan as one readable document: each resource's type, name and
 // apply script, in creation order. Used by `npm run render` and the golden test.
 import type { Plan } from "./plan";
-import { PRELUDE, renderScripts } from "./render";
+import { PRELUDE, bootCopyOf, renderHostScripts } from "./render";
 import { planResources } from "./resources";
 
 export const TYPE_PREFIX = "multiwan:index:";
@@ -17,7 +17,8 @@ export function renderPlanDocument(gateway: string, plan: Plan): string {
   resources.forEach((r, i) => {
     const deps = r.dependsOn.length ? ` (after ${r.dependsOn.map((d) => `${gateway}-${d}`).join(", ")})` : "";
     out.push(`#### ${i + 1}/${resources.length} ${TYPE_PREFIX}${r.kind} ${gateway}-${r.key}${deps}`);
-    out.push(renderScripts(r.kind, r.entry as never).apply.replace(PRELUDE, "# (shared prelude)"));
+    out.push(renderHostScripts(r.kind, r.entry as never).apply.replace(PRELUDE, "# (shared prelude)").trimEnd());
+    out.push(`# ...then keeps this script as ${bootCopyOf(r.kind, r.entry as never)} for the boot runner`, "");
   });
   return out.join("\n");
 }

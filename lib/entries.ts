@@ -17,6 +17,7 @@ export const entrySchemas: { [K in ResourceKind]: z.ZodType<EntryByKind[K]> } = 
     protocol: protocolNumber,
     tableNames: z.array(z.strictObject({ id: tableId, name: z.union([uplinkName, z.literal("multiwan")]) })),
     sysctls: z.array(z.strictObject({ name: sysctlName, path: sysctlPath, value: z.string().regex(/^[0-9]{1,3}$/) })),
+    interfaces: z.array(z.strictObject({ name: interfaceName, address: interfaceAddress })).min(1),
   }),
   RoutingTable: z.strictObject({
     uplink: uplinkName, table: tableId, interface: interfaceName, address: interfaceAddress, gateway: ipv4,

@@ -33,6 +33,8 @@ export interface GatewayHostEntry {
   /** Written to /etc/iproute2/rt_tables.d/multiwan.conf so `ip` shows names. */
   tableNames: { id: number; name: string }[];
   sysctls: Sysctl[];
+  /** What the boot runner waits for before it re-applies (late DHCP or USB modems). */
+  interfaces: { name: string; address: string }[];
 }
 
 export interface RoutingTableEntry {
@@ -160,16 +162,15 @@ export function planSite(site: Site): Plan {
     value: String(value),
   });
 
+  const interfaces = [
+    { name: site.lan.interface, address: site.lan.address },
+    ...uplinks.map((u) => ({ name: u.interface, address: u.address })),
+  ];
   return {
-    preflight: {
-      interfaces: [
-        { name: site.lan.interface, address: site.lan.address },
-        ...uplinks.map((u) => ({ name: u.interface, address: u.address })),
-      ],
-      natBackend: backend,
-    },
+    preflight: { interfaces, natBackend: backend },
     host: {
       protocol,
+      interfaces,
       tableNames: [
         ...uplinks.map((u) => ({ id: u.tableId, name: u.name })),
         { id: site.routing.table, name: MULTIPATH_TABLE_NAME },

@@ -2,7 +2,7 @@
 // of each and what it depends on. The component registers exactly this list
 // and `npm run render` prints it, so both always agree on order and names.
 import type { Plan } from "./plan";
-import type { EntryByKind, ResourceKind } from "./render";
+import { EntryByKind, ResourceKind, resourceKey } from "./render";
 
 export type PlannedResource = {
   [K in ResourceKind]: {
@@ -16,15 +16,18 @@ export type PlannedResource = {
 }[ResourceKind];
 
 export function planResources(plan: Plan): PlannedResource[] {
-  const host = "host";
-  const tableKey = (uplink: string) => `table-${uplink}`;
+  const host = resourceKey("GatewayHost", plan.host);
+  const tableKey = (uplink: string) => resourceKey("RoutingTable", plan.tables.find((t) => t.uplink === uplink)!);
+  const tableKeys = plan.tables.map((t) => resourceKey("RoutingTable", t));
+  const planned = <K extends ResourceKind>(kind: K, entry: EntryByKind[K], dependsOn: string[]) =>
+    ({ kind, key: resourceKey(kind, entry), entry, dependsOn }) as PlannedResource;
   return [
-    { kind: "GatewayHost", key: host, entry: plan.host, dependsOn: [] },
-    ...plan.tables.map((entry): PlannedResource => ({ kind: "RoutingTable", key: tableKey(entry.uplink), entry, dependsOn: [host] })),
-    ...plan.rules.map((entry): PlannedResource => ({ kind: "PolicyRule", key: `rule-${entry.uplink}`, entry, dependsOn: [tableKey(entry.uplink)] })),
-    { kind: "MultipathDefaultRoute", key: "multipath", entry: plan.multipath, dependsOn: [host, ...plan.tables.map((t) => tableKey(t.uplink))] },
-    ...plan.pinned.map((entry): PlannedResource => ({ kind: "PinnedRoutes", key: `pinned-${entry.uplink}`, entry, dependsOn: [host] })),
-    ...plan.masquerade.map((entry): PlannedResource => ({ kind: "Masquerade", key: `masquerade-${entry.uplink}`, entry, dependsOn: [host] })),
-    { kind: "Forward", key: "forward", entry: plan.forward, dependsOn: [host] },
+    planned("GatewayHost", plan.host, []),
+    ...plan.tables.map((entry) => planned("RoutingTable", entry, [host])),
+    ...plan.rules.map((entry) => planned("PolicyRule", entry, [tableKey(entry.uplink)])),
+    planned("MultipathDefaultRoute", plan.multipath, [host, ...tableKeys]),
+    ...plan.pinned.map((entry) => planned("PinnedRoutes", entry, [host])),
+    ...plan.masquerade.map((entry) => planned("Masquerade", entry, [host])),
+    planned("Forward", plan.forward, [host]),
   ];
 }

@@ -1,9 +1,13 @@
 // GatewayHost: the host-wide settings every other resource relies on —
-// sysctls (originals saved, restored on delete) and the table names.
+// sysctls (originals saved, restored on delete), the table names, and the
+// boot runner that re-applies everything after a reboot or a link flap.
 import type { GatewayHostEntry } from "../plan";
+import { BOOT_DIR, BOOT_RUNNER, LINK_HOOKS, UNIT_FILE, UNIT_WANTS, renderBootRunner, renderLinkHook, renderUnit } from "./boot";
+import { STATE_DIR } from "./paths";
 import { Scripts, script, sh } from "./shell";
 
-export const STATE_DIR = "/etc/multiwan";
+export { STATE_DIR };
+const SYSTEMD_RUNNING = "[ -d /run/systemd/system ] && command -v systemctl >/dev/null";
 const SAVED = `${STATE_DIR}/sysctl`;
 const TABLES_DIR = "/etc/iproute2/rt_tables.d";
 export const TABLE_NAMES_FILE = `${TABLES_DIR}/multiwan.conf`;
@@ -45,8 +49,37 @@ export function renderGatewayHost(entry: GatewayHostEntry): Scripts {
     `# managed by multiwan; removed by pulumi destroy`,
     ...tableLines,
     `EOF`,
+    "",
+    `step "install the boot runner ${BOOT_RUNNER}, its systemd unit and link hooks"`,
+    `run mkdir -p ${BOOT_DIR}`,
+    `write_file ${BOOT_RUNNER} <<'EOF'`,
+    renderBootRunner(entry).trimEnd(),
+    `EOF`,
+    `if [ -d /etc/systemd/system ]; then`,
+    `  write_file ${UNIT_FILE} <<'EOF'`,
+    renderUnit().trimEnd(),
+    `EOF`,
+    `  [ -L ${UNIT_WANTS} ] || { run mkdir -p ${UNIT_WANTS.replace(/\/[^/]+$/, "")}; run ln -s ${UNIT_FILE} ${UNIT_WANTS}; }`,
+    `  if ${SYSTEMD_RUNNING}; then run systemctl daemon-reload; fi`,
+    `fi`,
+    ...LINK_HOOKS.flatMap((hook) => [
+      `if [ -d ${hook.replace(/\/[^/]+$/, "")} ]; then`,
+      `  write_file ${hook} <<'EOF'`,
+      renderLinkHook(entry).trimEnd(),
+      `EOF`,
+      `  run chmod 755 ${hook}`,
+      `fi`,
+    ]),
   ]);
   const remove = script("GatewayHost: remove", [
+    `step "remove the boot runner, its systemd unit and link hooks"`,
+    ...LINK_HOOKS.map((f) => `[ ! -e ${f} ] || run rm -f ${f}`),
+    // -L: the link goes even if someone already deleted the unit it points to.
+    `[ ! -L ${UNIT_WANTS} ] || run rm -f ${UNIT_WANTS}`,
+    ...[UNIT_FILE, BOOT_RUNNER].map((f) => `[ ! -e ${f} ] || run rm -f ${f}`),
+    `if ${SYSTEMD_RUNNING}; then run systemctl daemon-reload; fi`,
+    `[ ! -d ${BOOT_DIR} ] || run rmdir ${BOOT_DIR}`,
+    "",
     `step "restore original sysctls"`,
     `for f in ${SAVED}/*; do`,
     `  [ -e "$f" ] || continue`,
@@ -71,6 +104,7 @@ export function renderGatewayHost(entry: GatewayHostEntry): Scripts {
   const read = script("GatewayHost: read", [
     ...entry.sysctls.map((s) => `[ ! -e ${sh(s.path)} ] || printf 'sysctl %s=%s\\n' ${sh(s.name)} "$(cat ${sh(s.path)})"`),
     `[ ! -e ${TABLE_NAMES_FILE} ] || grep -v '^#' ${TABLE_NAMES_FILE} | sed 's/^/table /'`,
+    `[ ! -e ${BOOT_RUNNER} ] || echo 'boot runner ${BOOT_RUNNER}'`,
   ]);
   return { apply, remove, read };
 }
@@ -79,5 +113,6 @@ export function expectedGatewayHost(entry: GatewayHostEntry): string[] {
   return [
     ...entry.sysctls.map((s) => `sysctl ${s.name}=${s.value}`),
     ...entry.tableNames.map((t) => `table ${t.id} ${t.name}`),
+    `boot runner ${BOOT_RUNNER}`,
   ];
 }

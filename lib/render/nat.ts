@@ -3,7 +3,7 @@
 // nftables: one table per resource, replaced atomically with `nft -f`.
 // iptables: one chain per resource plus a single jump to it.
 import type { ForwardEntry, MasqueradeEntry } from "../plan";
-import { STATE_DIR } from "./gatewayHost";
+import { STATE_DIR } from "./paths";
 import { Scripts, canonicalState, script, sh } from "./shell";
 
 /** A ruleset body in the exact layout `nft list table` prints, so it can be compared. */

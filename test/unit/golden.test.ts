@@ -3,6 +3,7 @@
 // to what lands on the gateway as a diff of that file.
 //   regenerate after an intended change: UPDATE_GOLDEN=1 npm test
 //   (or: npx tsc -b && UPDATE_GOLDEN=1 node --test dist/test/unit/golden.test.js)
+import { PRELUDE } from "../../lib/render";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -38,7 +39,7 @@ test("renderPlanDocument(home) is exactly test/golden/home.plan.txt", () => {
 test("the golden file is what `npm run render` shows for the home stack: 10 resources, the prelude once", () => {
   const text = fs.existsSync(GOLDEN) ? fs.readFileSync(GOLDEN, "utf8") : renderPlanDocument("home", stackPlan("home"));
   assert.ok(text.startsWith('# multiwan plan for "home": 10 resources, in the order pulumi up creates them.\n'));
-  assert.equal(text.split("\nset -eu\n").length, 2, "the prelude appears once");
+  assert.equal(text.split(PRELUDE).length, 2, "the prelude appears once");
   assert.equal((text.match(/^# \(shared prelude\)$/gm) ?? []).length, 10);
   assert.equal((text.match(/^#### \d+\/10 multiwan:index:/gm) ?? []).length, 10);
 });

@@ -9,21 +9,27 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import type { Plan } from "../../lib/plan";
-import { PRELUDE, expectedState, renderScripts, sh, type ResourceKind } from "../../lib/render";
+import { PRELUDE, bootCopyOf, expectedState, renderHostScripts, renderScripts, sh, type ResourceKind } from "../../lib/render";
 import { validateSite } from "../../lib/validate";
 import { KINDS, customSite, invalidFixtures, renderFixtures } from "../fixtures/render/regenerate";
 import {
   RENDER_FIXTURES, jsonFiles, readJson, renderAll, stackPlan, validSite, type InvalidFixture, type RenderFixture,
 } from "../support/fixtures";
 import { planSite } from "../../lib/plan";
+import { planResources } from "../../lib/resources";
 
 const REGENERATE = "npx tsc -b && node dist/test/fixtures/render/regenerate.js (then review git diff test/fixtures/render)";
 
-/** The script after the shared prelude: what this resource itself does. */
+/**
+ * The script after the shared prelude: what this resource itself does. An
+ * apply ends with its boot copy, a verbatim copy of everything before it
+ * (tested on its own below), so the copy is left out here.
+ */
 function body(script: string): string {
   const at = script.indexOf(PRELUDE);
   assert.ok(at >= 0, "every script carries the shared prelude");
-  return script.slice(at + PRELUDE.length);
+  const copy = script.indexOf('\nstep "keep this script for boot as ');
+  return script.slice(at + PRELUDE.length, copy < 0 ? undefined : copy);
 }
 const lines = (text: string) => text.split("\n");
 
@@ -191,7 +197,7 @@ describe("apply: already present -> no change (structurally)", () => {
       const m = /\[ "\$\(nft list table ip (\S+) 2>\/dev\/null\)" = "\$\(cat <<'EOF'\n([\s\S]*?)\nEOF\n\)" \] \|\| \{\n[\s\S]*?nft -f - <<'EOF' \|\| die "nft rejected table \1"\ntable ip \1\ndelete table ip \1\n([\s\S]*?)\nEOF\n\}/.exec(b);
       assert.ok(m, `${r.name}: compare-then-replace shape`);
       assert.equal(m[3], m[2], "the table loaded is the table compared");
-      const expected = expectedState(r.resource.kind, r.resource.entry as never);
+      const expected = expectedState(r.resource.kind, r.resource.entry as never).filter((l) => !l.startsWith("boot copy "));
       assert.deepEqual(expected, [...new Set(lines(m[2]).map((l) => `nft ${l.trim()}`))].sort(), "read's expected state is that table");
     }
   });
@@ -215,7 +221,7 @@ describe("remove: idempotent, and only what carries our mark", () => {
         if (/\bip (route|rule) (del|flush)\b|^ {2}sed 's\/\^\/route del/.test(line)) assert.match(line, /\bproto(col)? \d+\b|proto "\$\d"|protocol "\$\d"/, `${r.name}: ${line}`);
         if (/\bnft delete table ip multiwan-/.test(line)) assert.match(line, /^! nft list table ip (multiwan-\S+) >\/dev\/null 2>&1 \|\| run nft delete table ip \1$/, `${r.name}: ${line}`);
         if (/iptables -t \S+ -[DFX] /.test(line)) assert.match(line, /(while|if) iptables -t \S+ -[CS] /, `${r.name}: ${line}`);
-        if (/\brun rm\b/.test(line)) assert.match(line, /^\[ ! -e (\S+) \] \|\| run rm -f \1$/, `${r.name}: ${line}`);
+        if (/\brun rm\b/.test(line)) assert.match(line, /^\[ ! -[eL] (\S+) \] \|\| run rm -f \1$/, `${r.name}: ${line}`);
       }
     }
   });
@@ -307,5 +313,34 @@ describe("regressions of fixed lib bugs", () => {
     // nft 1.0.6 loads `oifname { "eth1" }` and lists it back as `oifname "eth1"`.
     assert.ok(apply.includes(`\t\tiifname "eth0" oifname "eth1" accept`), "a one-element set is written the way nft lists it");
     assert.ok(expectedState("Forward", entry).includes(`nft iifname "eth0" oifname "eth1" accept`));
+  });
+});
+
+describe("boot copies: every apply keeps itself for the boot runner", () => {
+  test("apply = the host script + a copy of exactly that script; remove forgets the copy first; read reports it", () => {
+    for (const r of ALL) {
+      const { kind, entry } = r.resource;
+      const host = renderHostScripts(kind, entry as never);
+      const copy = bootCopyOf(kind, entry as never);
+      assert.equal(r.apply, [host.apply.trimEnd(), "", `step "keep this script for boot as ${copy}"`, `run mkdir -p /etc/multiwan/apply.d`,
+        `write_file ${copy} <<'MULTIWAN_BOOT_COPY'`, host.apply.trimEnd(), "MULTIWAN_BOOT_COPY", ""].join("\n"), r.name);
+      assert.ok(!host.apply.includes("\nMULTIWAN_BOOT_COPY\n"), "the copy's delimiter cannot occur inside it");
+      const afterPrelude = body(r.remove).split("\n").filter(Boolean);
+      assert.deepEqual(afterPrelude.slice(0, 2), [`step "forget the boot copy ${copy}"`, `[ ! -e ${copy} ] || run rm -f ${copy}`], r.name);
+      assert.ok(r.read.includes(`[ ! -e ${copy} ] || echo 'boot copy ${copy}'`), r.name);
+      assert.ok(expectedState(kind, entry as never).includes(`boot copy ${copy}`), r.name);
+    }
+  });
+
+  test("copies sort in dependency order and never share a name", () => {
+    for (const site of ["home", "office"] as const) {
+      const resources = planResources(stackPlan(site));
+      const paths = resources.map((r) => bootCopyOf(r.kind, r.entry as never));
+      assert.equal(new Set(paths).size, paths.length, `${site}: unique`);
+      const position = new Map(resources.map((r, i) => [r.key, paths[i]]));
+      for (const r of resources) {
+        for (const dep of r.dependsOn) assert.ok(position.get(dep)! < position.get(r.key)!, `${site}: ${dep} runs before ${r.key}`);
+      }
+    }
   });
 });
