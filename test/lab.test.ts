@@ -149,6 +149,9 @@ test("LAN client reaches the gateway; modems reach the internet (which sees thei
 test("the gateway's disk is the lab's overlay: /etc, /var/lib, /usr/local writes land in upper dirs, never on the host", async () => {
   const l = need();
   assert.equal(fs.existsSync("/etc/multiwan"), false, "precondition: no /etc/multiwan on the host");
+  // A new gateway's disk holds only what the lab gives every gateway: ifupdown's hook folder.
+  const fresh = l.diskListing();
+  assert.deepEqual(fresh, { "/etc/network": "dir 0755", "/etc/network/if-up.d": "dir 0755" });
   const w = await l.ssh(
     "set -e; mkdir -p /etc/multiwan /var/lib/multiwan && echo probe > /etc/multiwan/probe && echo state > /var/lib/multiwan/state" +
       " && echo '200 mwlabtest' > /etc/iproute2/rt_tables.d/mwlabtest.conf && ip route add 10.99.0.0/24 dev eth0 table mwlabtest && ip route show table mwlabtest",
@@ -174,7 +177,7 @@ test("the gateway's disk is the lab's overlay: /etc, /var/lib, /usr/local writes
   assert.equal(disk["/etc/multiwan"], "dir 0755");
   assert.equal(disk["/etc/iproute2"], undefined, "copied-up directories that the host has are not listed");
   await l.ssh("ip route flush table mwlabtest; rm -r /etc/multiwan /var/lib/multiwan /etc/iproute2/rt_tables.d/mwlabtest.conf", { check: true });
-  assert.deepEqual(l.diskListing(), {});
+  assert.deepEqual(l.diskListing(), fresh);
 });
 
 test("a hand-made multipath default spreads LAN flows over both modems; snapshot shows it and its removal", async (t) => {
