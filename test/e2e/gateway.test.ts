@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { GatewaySnapshot, Lab, SEEN_VIA, TOPOLOGY, labUp } from "../../lab/lab";
 import { initLabStack } from "../../lab/pulumiStack";
+import { assertRestored } from "../support/gatewayState";
 import { RunResult, assertSuccess, describeRun, runPulumi, REPO_ROOT } from "../support/cli";
 
 const PINNED_ISP2 = TOPOLOGY.pinned[0];
@@ -31,9 +32,6 @@ function shareOfIsp1(tally: Map<string, number>): { share: number; total: number
 }
 
 const withoutCounters = (text: string) => text.replace(/counter packets \d+ bytes \d+ /g, "");
-
-/** IPv4 routes only: IPv6 link-local routes appear on their own a while after the links come up. */
-const ipv4Routes = (snap: GatewaySnapshot) => snap.routes.split("\n").filter((l) => !l.includes(":")).join("\n");
 
 const ourRoutes = (snap: GatewaySnapshot) =>
   snap.routes.split("\n").filter((l) => / proto 77 /.test(l) || /^\s+nexthop/.test(l)).map((l) => l.trim()).join("\n");
@@ -191,13 +189,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("g. destroy leaves the gateway exactly as before the first up", async () => {
       assertSuccess(await pulumi("destroy", "--yes"));
       deployed = false;
-      const snap = await lab.snapshot();
-      assert.equal(snap.rules, pristine.rules);
-      assert.equal(ipv4Routes(snap), ipv4Routes(pristine));
-      assert.equal(snap.nft, pristine.nft);
-      assert.equal(snap.iptables, pristine.iptables);
-      assert.deepEqual(snap.sysctls, pristine.sysctls);
-      assert.deepEqual(snap.disk, pristine.disk);
+      assertRestored(await lab.snapshot(), pristine);
     });
 
     test("h. the host namespace was never touched", () => {

@@ -11,9 +11,9 @@ import { after, before, describe, test } from "node:test";
 import { GatewaySnapshot, Lab, SEEN_VIA, labUp } from "../../lab/lab";
 import { initLabStack } from "../../lab/pulumiStack";
 import { renderUnit } from "../../lib/render/boot";
+import { assertRestored, ipv4Routes } from "../support/gatewayState";
 import { REPO_ROOT, RunResult, assertSuccess, runPulumi } from "../support/cli";
 
-const ipv4Routes = (snap: GatewaySnapshot) => snap.routes.split("\n").filter((l) => !l.includes(":")).join("\n");
 const routesOfTable = (snap: GatewaySnapshot, table: string) => snap.routes.split("\n").filter((l) => l.includes(` table ${table} `)).join("\n");
 
 /** nft lists tables in creation order; the boot runner creates them one by one, pulumi in parallel. */
@@ -113,11 +113,6 @@ describe("the gateway survives a reboot and a link flap", { concurrency: false }
   test("destroy still restores the gateway exactly, runner, unit and hook included", async () => {
     assertSuccess(await pulumi("destroy", "--yes", "--skip-preview"));
     deployed = false;
-    const snap = await lab.snapshot();
-    assert.equal(snap.rules, pristine.rules);
-    assert.equal(ipv4Routes(snap), ipv4Routes(pristine));
-    assert.equal(snap.nft, pristine.nft);
-    assert.deepEqual(snap.sysctls, pristine.sysctls);
-    assert.deepEqual(snap.disk, pristine.disk);
+    assertRestored(await lab.snapshot(), pristine);
   });
 });
