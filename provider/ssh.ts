@@ -179,15 +179,24 @@ export class SshPool {
     await this.connect(entry, conn);
     await entry.sem.acquire();
     try {
-      // A connection that dropped since the last run is replaced once; the
-      // retry happens only when no channel was opened, i.e. nothing ran.
-      for (let attempt = 0; ; attempt++) {
+      // Retries happen only when no channel was opened, i.e. nothing ran:
+      // a connection that dropped since the last run is replaced once, and a
+      // channel sshd refused is asked for again after a short backoff (sshd
+      // counts sessions that have only just closed against MaxSessions, so
+      // it refuses now and then even below the limit).
+      let redialed = false;
+      for (let refused = 0; ; ) {
         const live = await this.connect(entry, conn);
         try {
           return await this.exec(entry, live, script, step);
         } catch (err) {
-          if (err instanceof ChannelOpenError && err.connectionGone() && attempt === 0) {
+          if (err instanceof ChannelOpenError && err.connectionGone() && !redialed) {
             live.closed = true; // ssh2 may report "Not connected" before its 'close' event
+            redialed = true;
+            continue;
+          }
+          if (err instanceof ChannelOpenError && err.refused() && refused < CHANNEL_RETRIES) {
+            await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** refused++));
             continue;
           }
           throw err instanceof ChannelOpenError ? err.toConnectionError() : err;
@@ -380,6 +389,9 @@ export class SshPool {
 }
 
 /** A session could not be opened; nothing ran. Retried once when the connection was gone. */
+/** Refused channels are asked for again this often (20 ms, doubling: about 1.3 s in all). */
+const CHANNEL_RETRIES = 6;
+
 class ChannelOpenError extends Error {
   constructor(
     readonly target: string,
@@ -391,6 +403,10 @@ class ChannelOpenError extends Error {
   }
   connectionGone(): boolean {
     return this.live.closed || /Not connected|No response from server/.test(this.reason);
+  }
+  /** sshd said no to this channel (e.g. MaxSessions) on a connection that is still up. */
+  refused(): boolean {
+    return !this.connectionGone() && /open failure/i.test(this.reason);
   }
   toConnectionError(): SshConnectionError {
     return new SshConnectionError(

@@ -189,18 +189,29 @@ test("maxSessionsPerHost sets the bound", async () => {
   );
 });
 
-test("a bound above sshd's MaxSessions gives a readable channel open failure", async () => {
+test("channels sshd refuses for a moment (MaxSessions) are asked for again, and all runs succeed", async () => {
   await withHost(
     { respond: () => ({ code: 0, delayMs: 50 }), maxSessions: 2 },
     async (fake, pool) => {
-      const results = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => pool.run(fake.connection(), "true", { step: `s${i}` })));
-      const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-      assert.equal(failed.length, 2);
-      assert.equal(fake.refusedSessions, 2);
-      assert.match(String(failed[0].reason.message), /could not open an SSH session on root@127\.0\.0\.1:\d+ for step "s\d": .*Channel open failure.*MaxSessions/);
+      const results = await Promise.all(Array.from({ length: 4 }, (_, i) => pool.run(fake.connection(), "true", { step: `s${i}` })));
+      assert.deepEqual(results.map((r) => r.code), [0, 0, 0, 0]);
+      assert.ok(fake.refusedSessions >= 2, `the fake refused ${fake.refusedSessions} channels`);
+      assert.equal(fake.scripts.length, 4, "each script ran exactly once");
       assert.equal(fake.connections, 1, "a refused channel is not a dropped connection");
     },
     { maxSessionsPerHost: 4 },
+  );
+});
+
+test("a host that keeps refusing channels gives a readable channel open failure", async () => {
+  await withHost(
+    { respond: () => ({ code: 0 }), maxSessions: 0 },
+    async (fake, pool) => {
+      const err = await pool.run(fake.connection(), "true", { step: "s0" }).then(() => assert.fail("ran"), (e: Error) => e);
+      assert.match(err.message, /could not open an SSH session on root@127\.0\.0\.1:\d+ for step "s0": .*Channel open failure.*MaxSessions/);
+      assert.equal(fake.refusedSessions, 7, "the first try and six retries");
+      assert.equal(fake.connections, 1);
+    },
   );
 });
 
