@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 export DEBIAN_FRONTEND=noninteractive
-need=(iproute2 socat openssh-server openssh-client nftables iptables systemd)
+need=(iproute2 socat openssh-server openssh-client nftables iptables systemd iperf3)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,59 @@
+// What every bench section gets: the lab, the stack, the options, a logger.
+import type { Lab } from "../lab/lab";
+import type { AnsiblePeer } from "./ansible";
+import type { RawSite } from "./sites";
+import type { BenchStack } from "./stack";
+
+export interface Options {
+  quick: boolean;
+  runs: number;
+  scaleRuns: number;
+  scaleRoutes: number[];
+  scaleUplinks: number;
+  flows: number;
+  splits: number[][];
+  iperfSeconds: number;
+  iperfRuns: number;
+  sections: Set<"control" | "scale" | "data" | "breakdown">;
+  /** "auto": use when installed; "1": required; "0": never. */
+  ansible: "auto" | "1" | "0";
+  out: string;
+  updateReadme: boolean;
+  nat: "nftables" | "iptables";
+  /** "lab": the lab's own ssh relay; "nodelay": a relay of the bench's with TCP_NODELAY (see labx.ts). */
+  relay: "lab" | "nodelay";
+}
+
+/** How every method reaches the gateway's sshd (same port for Pulumi, the floor and Ansible). */
+export interface Gateway {
+  relay: "lab" | "nodelay";
+  port: number;
+  knownHostsPath: string;
+  /** argv of the OpenSSH client for the gateway (pinned host key, no ~/.ssh use). */
+  sshArgs(...remote: string[]): string[];
+}
+
+export function gatewayVia(lab: Lab, relay: "lab" | "nodelay", port: number, knownHostsPath: string): Gateway {
+  return {
+    relay,
+    port,
+    knownHostsPath,
+    sshArgs: (...remote) => [
+      "ssh", "-F", "none", "-i", lab.privateKeyPath, "-p", String(port),
+      "-o", `UserKnownHostsFile=${knownHostsPath}`, "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+      "-o", "LogLevel=ERROR", "root@127.0.0.1", ...remote,
+    ],
+  };
+}
+
+export interface Ctx {
+  lab: Lab;
+  gw: Gateway;
+  stack: BenchStack;
+  opts: Options;
+  /** The lab's home site (its stack file's multiwan:site, host.port = gw.port). */
+  home: RawSite;
+  ansible?: AnsiblePeer;
+  log: (msg: string) => void;
+}

@@ -1,0 +1,89 @@
+// The Pulumi side of the bench: one lab stack (state and config in a work
+// directory of the bench's own, see lab/pulumiStack.ts), driven through
+// `node dist/cli/pulumi.js` exactly as `npm run pulumi` runs it.
+import fs from "node:fs";
+import path from "node:path";
+import type { Lab } from "../lab/lab";
+import { initLabStack, type LabStack } from "../lab/pulumiStack";
+import { check, run, type ProcResult } from "./proc";
+import { writeSite, type RawSite } from "./sites";
+
+const FLAKE = /Channel open failure/;
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const PULUMI = path.join(REPO_ROOT, "dist", "cli", "pulumi.js");
+
+export class BenchStack {
+  readonly stack: LabStack;
+  /** Whether the stack may hold resources (destroy in finally). */
+  deployed = false;
+  /**
+   * Commands that failed with sshd's "Channel open failure" (a provider
+   * issue: see bench/README.md). Such a sample is dropped (NaN) and the
+   * command is run again, untimed, so the state is what the next step expects.
+   */
+  readonly flakes: { command: string; error: string }[] = [];
+
+  constructor(readonly lab: Lab, workDir: string) {
+    fs.mkdirSync(workDir, { recursive: true });
+    this.stack = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), workDir);
+  }
+
+  setSite(site: RawSite): void {
+    writeSite(this.stack.configFile, site);
+  }
+
+  async pulumi(args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<ProcResult> {
+    return run([process.execPath, PULUMI, ...args, ...this.stack.args, "--non-interactive"], { cwd: REPO_ROOT, env: { ...this.stack.env, ...env }, timeoutMs });
+  }
+
+  /**
+   * `pulumi <args>`, timed; checks the exit code and that the summary
+   * matches `expect` (e.g. /13 created/), so a figure never comes from a run
+   * that did something else.
+   */
+  async timed(args: string[], expect?: RegExp, env: NodeJS.ProcessEnv = {}): Promise<number> {
+    let r = await this.pulumi(args, undefined, env);
+    if (r.code !== 0 && FLAKE.test(r.stdout + r.stderr)) {
+      for (let attempt = 0; attempt < 3 && r.code !== 0 && FLAKE.test(r.stdout + r.stderr); attempt++) {
+        this.flakes.push({ command: `${Object.entries(env).map(([k, v]) => `${k}=${v} `).join("")}pulumi ${args.join(" ")}`, error: (r.stdout + r.stderr).match(/error: .*Channel open failure.*/)?.[0] ?? "Channel open failure" });
+        r = await this.pulumi(args, undefined, env);
+      }
+      check(r, `pulumi ${args.join(" ")} (run again after a Channel open failure)`);
+      return NaN;
+    }
+    check(r, `pulumi ${args.join(" ")}`);
+    if (expect && !expect.test(r.stdout + r.stderr)) {
+      throw new Error(`pulumi ${args.join(" ")}: expected ${expect} in its output:\n${(r.stdout + r.stderr).slice(-3000)}`);
+    }
+    return r.ms;
+  }
+
+  async up(expect?: RegExp, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<number> {
+    this.deployed = true;
+    return this.timed(["up", "--yes", ...extra], expect, env);
+  }
+
+  async preview(expect?: RegExp): Promise<number> {
+    return this.timed(["preview"], expect);
+  }
+
+  async destroy(expect?: RegExp): Promise<number> {
+    const ms = await this.timed(["destroy", "--yes"], expect);
+    this.deployed = false;
+    return ms;
+  }
+
+  /** Best-effort cleanup for finally blocks. */
+  async destroyQuietly(): Promise<string | undefined> {
+    if (!this.deployed) return undefined;
+    const r = await this.pulumi(["destroy", "--yes"]);
+    this.deployed = false;
+    return r.code === 0 ? undefined : `pulumi destroy failed during cleanup: ${(r.stdout + r.stderr).slice(-1500)}`;
+  }
+}
+
+/** Number of resources in the stack (stack, component, provider resources) a site yields: "N created". */
+export function countRe(verb: "created" | "unchanged" | "deleted" | "updated", n: number): RegExp {
+  return new RegExp(`\\b${n} ${verb}\\b`);
+}

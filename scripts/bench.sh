@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm run bench`: installs what the benchmark needs on top of the tests'
+# (iperf3; Debian's ansible for the peer: ansible-core lacks the sysctl
+# module), then runs it. BENCH_* variables are described in bench/run.ts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if ! dpkg -s ansible >/dev/null 2>&1 && [ "${BENCH_ANSIBLE:-auto}" != 0 ]; then
+  echo "bench: installing ansible (the peer the benchmark compares with)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible
+fi
+exec node dist/bench/run.js "$@"
