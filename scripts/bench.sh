@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if ! dpkg -s ansible >/dev/null 2>&1 && [ "${BENCH_ANSIBLE:-auto}" != 0 ]; then
   echo "bench: installing ansible (the peer the benchmark compares with)"
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible
 fi
 exec node dist/bench/run.js "$@"
