@@ -45,7 +45,7 @@ const APPLY_PLAYBOOK = String.raw`# The multi-WAN gateway with Ansible (bench pe
     - name: routing table per uplink
       ansible.builtin.shell: |
         set -e
-        before=$(ip -o route show table {{ item.id }} proto {{ protocol }})
+        before=$(ip -o route show table {{ item.id }} proto {{ protocol }} 2>/dev/null || true)
         ip -batch - <<'EOF'
         {{ item.batch }}
         EOF
@@ -71,7 +71,7 @@ const APPLY_PLAYBOOK = String.raw`# The multi-WAN gateway with Ansible (bench pe
       ansible.builtin.shell: |
         set -e
         changed=
-        before=$(ip -o route show table {{ multipath.table }} proto {{ protocol }} default)
+        before=$(ip -o route show table {{ multipath.table }} proto {{ protocol }} default 2>/dev/null || true)
         ip route replace default table {{ multipath.table }} proto {{ protocol }} {{ multipath.nexthops }}
         [ "$(ip -o route show table {{ multipath.table }} proto {{ protocol }} default)" = "$before" ] || changed=1
         if ! ip -N rule show pref {{ multipath.main_pref }} | grep -qF 'lookup 254 suppress_prefixlength 0 proto {{ protocol }}'; then

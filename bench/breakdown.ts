@@ -10,32 +10,25 @@ import { renderScripts } from "../lib/render";
 import { renderPreflight } from "../lib/render/preflight";
 import { planResources } from "../lib/resources";
 import { SshPool, type Connection } from "../provider/ssh";
-import { gatewayVia, type Ctx, type Gateway } from "./context";
-import { startNodelayRelay } from "./labx";
+import type { Ctx } from "./context";
 import { check, run, start } from "./proc";
 import { parse } from "./sites";
 import { countRe, REPO_ROOT } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { median, timing, type Timing } from "./stats";
 
-export interface SshCosts {
-  /** `ssh ... true`: OpenSSH client start, handshake, auth, one exec. */
-  opensshSession: Timing;
-  /** ssh2 as the provider uses it: connect + authenticate + first `true`. */
-  ssh2Connect: Timing;
-  /** One more exec channel of `true` on the open connection. */
-  ssh2Exec: Timing;
-  /** Eight `true` execs at once on the open connection (the pool's concurrency). */
-  ssh2Exec8Parallel: Timing;
-  /** Bursts of eight that sshd refused a channel of ("Channel open failure") and that were run again. */
-  channelOpenFailures: number;
-}
-
 export interface BreakdownResult {
-  /** Which relay the other sections used. */
-  relay: "lab" | "nodelay";
-  /** SSH costs through the lab's relay (as lab/lab.ts makes it) and through one with TCP_NODELAY. */
-  ssh: { lab: SshCosts; nodelay: SshCosts };
+  /** SSH costs through the lab's relay, which every method uses. */
+  ssh: {
+    /** `ssh ... true`: OpenSSH client start, handshake, auth, one exec. */
+    opensshSession: Timing;
+    /** ssh2 as the provider uses it: connect + authenticate + first `true`. */
+    ssh2Connect: Timing;
+    /** One more exec channel of `true` on the open connection. */
+    ssh2Exec: Timing;
+    /** Eight `true` execs at once on the open connection (the pool's concurrency). */
+    ssh2Exec8Parallel: Timing;
+  };
   /** Each resource's apply script, one exec channel each, sequentially, on one connection (first up order). */
   perResourceApply: { key: string; kind: string; ms: number }[];
   perResourceRemove: { key: string; kind: string; ms: number }[];
@@ -50,10 +43,10 @@ export interface BreakdownResult {
   programLoad: Timing;
   /**
    * Sustained load on one connection, as a big `pulumi up` makes it: `execs`
-   * short scripts through the pool at `concurrency` channels; how many sshd
-   * refused ("Channel open failure"). Absent in quick mode.
+   * short scripts through a default pool at once; how many still failed with
+   * sshd's "Channel open failure" after the pool's retries. Absent in quick mode.
    */
-  channelLoad?: { concurrency: number; execs: number; refused: number; ms: number }[];
+  channelLoad?: { execs: number; failed: number; ms: number };
   /** A no-op `up --skip-preview` (one program run instead of two). */
   noopSkipPreview?: Timing;
   stateChecks: { compared: number; mismatches: string[] };
@@ -80,7 +73,7 @@ async function timeToFirstOutput(argv: string[]): Promise<number> {
   }
 }
 
-export async function breakdownSection(ctx: Ctx, pristine: KernelState, workDir: string): Promise<BreakdownResult> {
+export async function breakdownSection(ctx: Ctx, pristine: KernelState): Promise<BreakdownResult> {
   const { lab, stack, opts, log } = ctx;
   const runs = opts.quick ? 1 : Math.max(3, Math.min(opts.runs, 10));
   const site = parse(ctx.home);
@@ -88,60 +81,32 @@ export async function breakdownSection(ctx: Ctx, pristine: KernelState, workDir:
   const checks = new StateChecks();
 
   const privateKey = fs.readFileSync(lab.privateKeyPath, "utf8");
-  const connOf = (port: number): Connection => ({ address: "127.0.0.1", port, user: "root", hostKey: lab.hostKeyLine, privateKey });
-  const sshCosts = async (gw: Gateway): Promise<SshCosts> => {
-    const openssh = await rep(runs, async () => check(await run(gw.sshArgs("true"))).ms);
-    const connect: number[] = [];
-    const exec: number[] = [];
-    const par: number[] = [];
-    let channelOpenFailures = 0;
-    for (let i = 0; i < runs; i++) {
-      const pool = new SshPool();
-      try {
-        let t = performance.now();
-        await pool.runChecked(connOf(gw.port), "true", "true");
-        connect.push(performance.now() - t);
-        for (let k = 0; k < 5; k++) {
-          t = performance.now();
-          await pool.runChecked(connOf(gw.port), "true", "true");
-          exec.push(performance.now() - t);
-        }
-        // sshd may refuse a channel while it still counts sessions that just
-        // closed (see "Known issues" in bench/README.md): such a burst is not
-        // timed; it is tried again after a pause.
-        for (let attempt = 0; ; attempt++) {
-          await new Promise((r) => setTimeout(r, 100));
-          t = performance.now();
-          try {
-            await Promise.all(Array.from({ length: 8 }, () => pool.runChecked(connOf(gw.port), "true", "true")));
-            par.push(performance.now() - t);
-            break;
-          } catch (e) {
-            if (attempt >= 3 || !/Channel open failure/.test(String(e))) throw e;
-            channelOpenFailures++;
-          }
-        }
-      } finally {
-        await pool.close();
-      }
-    }
-    const c: SshCosts = { opensshSession: timing(openssh), ssh2Connect: timing(connect), ssh2Exec: timing(exec), ssh2Exec8Parallel: timing(par), channelOpenFailures };
-    log(`breakdown: ${gw.relay} relay: OpenSSH \`true\` ${Math.round(c.opensshSession.median)} ms, ssh2 connect ${Math.round(c.ssh2Connect.median)} ms, exec ${Math.round(c.ssh2Exec.median)} ms, 8 parallel ${Math.round(c.ssh2Exec8Parallel.median)} ms`);
-    return c;
-  };
-  const labGw = gatewayVia(lab, "lab", lab.sshPort, lab.knownHostsPath);
-  const ssh: BreakdownResult["ssh"] = { lab: await sshCosts(labGw), nodelay: undefined as unknown as SshCosts };
-  if (ctx.gw.relay === "nodelay") ssh.nodelay = await sshCosts(ctx.gw);
-  else {
-    const relay = await startNodelayRelay(lab, workDir);
+  const conn: Connection = { address: "127.0.0.1", port: ctx.gw.port, user: "root", hostKey: lab.hostKeyLine, privateKey };
+  const openssh = await rep(runs, async () => check(await run(ctx.gw.sshArgs("true"))).ms);
+  const connect: number[] = [];
+  const exec: number[] = [];
+  const par: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const pool = new SshPool();
     try {
-      ssh.nodelay = await sshCosts(gatewayVia(lab, "nodelay", relay.port, relay.knownHostsPath));
+      let t = performance.now();
+      await pool.runChecked(conn, "true", "true");
+      connect.push(performance.now() - t);
+      for (let k = 0; k < 5; k++) {
+        t = performance.now();
+        await pool.runChecked(conn, "true", "true");
+        exec.push(performance.now() - t);
+      }
+      t = performance.now();
+      await Promise.all(Array.from({ length: 8 }, () => pool.runChecked(conn, "true", "true")));
+      par.push(performance.now() - t);
     } finally {
-      await relay.stop();
+      await pool.close();
     }
   }
+  const ssh: BreakdownResult["ssh"] = { opensshSession: timing(openssh), ssh2Connect: timing(connect), ssh2Exec: timing(exec), ssh2Exec8Parallel: timing(par) };
+  log(`breakdown: OpenSSH \`true\` ${Math.round(ssh.opensshSession.median)} ms, ssh2 connect ${Math.round(ssh.ssh2Connect.median)} ms, exec ${Math.round(ssh.ssh2Exec.median)} ms, 8 parallel ${Math.round(ssh.ssh2Exec8Parallel.median)} ms`);
 
-  const conn = connOf(ctx.gw.port);
   const applyMs = new Map<string, number[]>();
   const removeMs = new Map<string, number[]>();
   const preflight: number[] = [];
@@ -171,31 +136,28 @@ export async function breakdownSection(ctx: Ctx, pristine: KernelState, workDir:
   }
   const perResourceApply = resources.map((r) => ({ key: r.key, kind: r.kind, ms: median(applyMs.get(r.key)!) }));
   const perResourceRemove = [...resources].reverse().map((r) => ({ key: r.key, kind: r.kind, ms: median(removeMs.get(r.key)!) }));
-  log(`breakdown: per-resource applies ${perResourceApply.map((r) => Math.round(r.ms)).join("+")} ms (${ctx.gw.relay} relay)`);
+  log(`breakdown: per-resource applies ${perResourceApply.map((r) => Math.round(r.ms)).join("+")} ms`);
 
   let channelLoad: BreakdownResult["channelLoad"];
   if (!opts.quick) {
-    channelLoad = [];
-    for (const concurrency of [8, 5]) {
-      const pool = new SshPool({ maxSessionsPerHost: concurrency });
-      const execs = 200;
-      let refused = 0;
-      const t = performance.now();
-      try {
-        await Promise.all(
-          Array.from({ length: execs }, () =>
-            pool.runChecked(conn, "ip route show >/dev/null", "load").catch((e: unknown) => {
-              if (!/Channel open failure/.test(String(e))) throw e;
-              refused++;
-            }),
-          ),
-        );
-      } finally {
-        await pool.close();
-      }
-      channelLoad.push({ concurrency, execs, refused, ms: performance.now() - t });
-      log(`breakdown: ${execs} execs at ${concurrency} channels: ${refused} refused by sshd`);
+    const pool = new SshPool();
+    const execs = 200;
+    let failed = 0;
+    const t = performance.now();
+    try {
+      await Promise.all(
+        Array.from({ length: execs }, () =>
+          pool.runChecked(conn, "ip route show >/dev/null", "load").catch((e: unknown) => {
+            if (!/Channel open failure/.test(String(e))) throw e;
+            failed++;
+          }),
+        ),
+      );
+    } finally {
+      await pool.close();
     }
+    channelLoad = { execs, failed, ms: performance.now() - t };
+    log(`breakdown: ${execs} execs at once through the pool: ${failed} failed with Channel open failure`);
   }
 
   const pulumiJs = path.join(REPO_ROOT, "dist", "cli", "pulumi.js");
@@ -218,7 +180,6 @@ export async function breakdownSection(ctx: Ctx, pristine: KernelState, workDir:
     log(`breakdown: no-op up --skip-preview ${Math.round(median(noopSkip))} ms`);
   }
   return {
-    relay: ctx.gw.relay,
     ssh,
     perResourceApply,
     perResourceRemove,

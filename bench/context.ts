@@ -20,27 +20,23 @@ export interface Options {
   out: string;
   updateReadme: boolean;
   nat: "nftables" | "iptables";
-  /** "lab": the lab's own ssh relay; "nodelay": a relay of the bench's with TCP_NODELAY (see labx.ts). */
-  relay: "lab" | "nodelay";
 }
 
-/** How every method reaches the gateway's sshd (same port for Pulumi, the floor and Ansible). */
+/** How every method reaches the gateway's sshd: the lab's relay (same port for Pulumi, the floor and Ansible). */
 export interface Gateway {
-  relay: "lab" | "nodelay";
   port: number;
   knownHostsPath: string;
   /** argv of the OpenSSH client for the gateway (pinned host key, no ~/.ssh use). */
   sshArgs(...remote: string[]): string[];
 }
 
-export function gatewayVia(lab: Lab, relay: "lab" | "nodelay", port: number, knownHostsPath: string): Gateway {
+export function labGateway(lab: Lab): Gateway {
   return {
-    relay,
-    port,
-    knownHostsPath,
+    port: lab.sshPort,
+    knownHostsPath: lab.knownHostsPath,
     sshArgs: (...remote) => [
-      "ssh", "-F", "none", "-i", lab.privateKeyPath, "-p", String(port),
-      "-o", `UserKnownHostsFile=${knownHostsPath}`, "-o", "GlobalKnownHostsFile=/dev/null",
+      "ssh", "-F", "none", "-i", lab.privateKeyPath, "-p", String(lab.sshPort),
+      "-o", `UserKnownHostsFile=${lab.knownHostsPath}`, "-o", "GlobalKnownHostsFile=/dev/null",
       "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
       "-o", "LogLevel=ERROR", "root@127.0.0.1", ...remote,
     ],
@@ -52,7 +48,7 @@ export interface Ctx {
   gw: Gateway;
   stack: BenchStack;
   opts: Options;
-  /** The lab's home site (its stack file's multiwan:site, host.port = gw.port). */
+  /** The lab's home site (its stack file's multiwan:site). */
   home: RawSite;
   ansible?: AnsiblePeer;
   log: (msg: string) => void;

@@ -14,9 +14,6 @@
 // - an iperf3 server in the internet namespace, reached through a DNAT to
 //   itself that takes precedence over the internet's "every TCP port to
 //   whoami" redirect.
-import fs from "node:fs";
-import * as net from "node:net";
-import path from "node:path";
 import type { Lab } from "../lab/lab";
 import { SEEN_VIA, TOPOLOGY } from "../lab/lab";
 import { check, run, start } from "./proc";
@@ -119,8 +116,8 @@ export async function plainForwarding(lab: Lab): Promise<() => Promise<void>> {
 
 // ------------------------------------------------------------------ iperf3
 
-export const IPERF_PORT = 5201;
-export const IPERF_TARGET = TOPOLOGY.servers[0];
+const IPERF_PORT = 5201;
+const IPERF_TARGET = TOPOLOGY.servers[0];
 const IPERF_NFT = "bench-iperf";
 
 export interface IperfServer {
@@ -156,7 +153,7 @@ export async function startIperfServer(lab: Lab): Promise<IperfServer> {
   };
 }
 
-export interface IperfResult {
+interface IperfResult {
   /** Receiver-side goodput, bits per second. */
   bps: number;
   retransmits: number;
@@ -173,82 +170,4 @@ export async function iperfOnce(lab: Lab, seconds: number): Promise<IperfResult>
   const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } }; error?: string };
   if (j.error || !j.end?.sum_received) throw new Error(`iperf3: ${j.error ?? "no result"}`);
   return { bps: j.end.sum_received.bits_per_second, retransmits: j.end.sum_sent?.retransmits ?? 0 };
-}
-
-// ------------------------------------------------------------------ ssh relay
-
-export interface Relay {
-  port: number;
-  /** known_hosts line file for 127.0.0.1:<port>. */
-  knownHostsPath: string;
-  stop(): Promise<void>;
-}
-
-function sshBanner(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    let buf = "";
-    const done = (ok: boolean) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(ok);
-    };
-    const t = setTimeout(() => done(false), timeoutMs);
-    s.setEncoding("utf8");
-    s.on("data", (d: string) => {
-      buf += d;
-      if (buf.includes("\n")) done(buf.startsWith("SSH-2.0-"));
-    });
-    s.on("error", () => done(false));
-    s.on("close", () => done(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * A second loopback relay to the gateway's sshd, like the lab's own but with
- * TCP_NODELAY on both of its sockets (socat's `nodelay`). The lab's relay
- * has Nagle on, so every small SSH write that follows an unacknowledged one
- * waits for the peer's delayed ACK (~40 ms): that is the cost per exec
- * channel the breakdown shows. Bound to 127.0.0.1 only; stopped by stop().
- */
-export async function startNodelayRelay(lab: Lab, dir: string): Promise<Relay> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const relay = start([
-      "socat",
-      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,nodelay`,
-      `EXEC:ip netns exec ${lab.ns.gw} socat STDIO TCP\\:127.0.0.1\\:22\\,nodelay`,
-    ]);
-    let up = false;
-    for (let i = 0; i < 50 && !up && relay.child.exitCode === null; i++) {
-      up = await sshBanner(port, 1000);
-      if (!up) await new Promise((r) => setTimeout(r, 50));
-    }
-    if (!up) {
-      await relay.stop();
-      continue;
-    }
-    const knownHostsPath = path.join(dir, `known_hosts-${port}`);
-    fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${lab.hostKeyLine}\n`);
-    return {
-      port,
-      knownHostsPath,
-      stop: async () => {
-        await relay.stop();
-        fs.rmSync(knownHostsPath, { force: true });
-      },
-    };
-  }
-  throw new Error("could not start a nodelay ssh relay");
 }

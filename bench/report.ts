@@ -176,16 +176,14 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
   }
   const b = r.breakdown;
   if (b) {
-    const rows = [["what", "time"]];
-    for (const relay of ["lab", "nodelay"] as const) {
-      const s2 = b.ssh[relay];
-      const via = relay === "lab" ? "lab relay" : "relay with TCP_NODELAY";
-      rows.push([`OpenSSH session running \`true\` (client start, handshake, auth, exec), ${via}`, ms(s2.opensshSession.median)]);
-      rows.push([`ssh2 connect + auth + first exec (the provider's pool), ${via}`, ms(s2.ssh2Connect.median)]);
-      rows.push([`ssh2 one more exec channel (\`true\`) on the open connection, ${via}`, ms(s2.ssh2Exec.median)]);
-      rows.push([`ssh2 eight \`true\` execs at once on the open connection, ${via}`, ms(s2.ssh2Exec8Parallel.median)]);
-    }
-    rows.push([`preflight script (one exec, ${b.relay} relay)`, ms(b.preflightMs)]);
+    const rows = [
+      ["what", "time"],
+      ["OpenSSH session running `true` (client start, handshake, auth, exec)", ms(b.ssh.opensshSession.median)],
+      ["ssh2 connect + auth + first exec (the provider's pool)", ms(b.ssh.ssh2Connect.median)],
+      ["ssh2 one more exec channel (`true`) on the open connection", ms(b.ssh.ssh2Exec.median)],
+      ["ssh2 eight `true` execs at once on the open connection", ms(b.ssh.ssh2Exec8Parallel.median)],
+      ["preflight script (one exec)", ms(b.preflightMs)],
+    ];
     for (const x of b.perResourceApply) rows.push([`apply ${x.kind} ${x.key} (one exec)`, ms(x.ms)]);
     rows.push(["sum: preflight + every apply, sequential on one connection", ms(b.preflightMs + b.perResourceApply.reduce((s2, x) => s2 + x.ms, 0))]);
     rows.push(["sum: every remove, sequential", ms(b.perResourceRemove.reduce((s2, x) => s2 + x.ms, 0))]);
@@ -194,14 +192,13 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
     rows.push(["provider plugin: spawn until it listens (node dist/provider/main.js)", ms(b.providerStart.median)]);
     rows.push(["program load: node + @pulumi/pulumi + dist/index.js", ms(b.programLoad.median)]);
     if (b.noopSkipPreview) rows.push(["no-op `up --skip-preview` (one program run instead of two)", ms(b.noopSkipPreview.median)]);
-    for (const l of b.channelLoad ?? []) {
-      rows.push([`${l.execs} short execs at ${l.concurrency} concurrent channels on one connection: refused by sshd (MaxSessions 10)`, `${l.refused} of ${l.execs}`]);
-    }
+    const l = b.channelLoad;
+    if (l) rows.push([`${l.execs} short execs at once through the pool: failed with "Channel open failure" after its retries`, `${l.failed} of ${l.execs}`]);
     const d2 = r.derived;
     if (d2.previewFixedMs !== undefined) rows.push(["preview (CLI + program + provider plugin, no SSH)", ms(d2.previewFixedMs)]);
     if (d2.enginePerResourceMs !== undefined) rows.push(["engine cost per extra resource in a no-op up (no SSH)", `${d2.enginePerResourceMs.toFixed(1)} ms`]);
     if (d2.firstUpMinusPreviewMs !== undefined) rows.push(["first up minus preview (update pass incl. its SSH work)", ms(d2.firstUpMinusPreviewMs)]);
-    out.push({ title: `Where the time goes (home site; per-resource rows through the ${b.relay} relay)`, rows });
+    out.push({ title: "Where the time goes (home site, through the lab's ssh relay)", rows });
   }
   const t = r.targets;
   out.push({
@@ -211,16 +208,17 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
   return out;
 }
 
-function flakeNote(r: Results): string | undefined {
-  const f = (r.meta.flakes ?? []) as { command: string; error: string }[];
-  if (!f.length) return undefined;
-  return `${f.length} pulumi command(s) failed with sshd's "Channel open failure" and were run again (their samples dropped): ${f.map((x) => x.command).join(", ")}. See "Known issues" in bench/README.md.`;
+/** The provider's pool retries channels sshd refuses: any such failure is a regression. */
+function channelNote(r: Results): string | undefined {
+  const f = r.meta.channelOpenFailures as string[] | undefined;
+  if (!f) return undefined;
+  return `pulumi commands that failed with sshd's "Channel open failure": ${f.length} of ${r.meta.pulumiCommands}${f.length ? ` (${f.join(", ")})` : ""}.`;
 }
 
 export function textReport(r: Results): string {
   const parts = tables(r).map((t) => `${t.title}\n\n${table(t.rows)}${t.note ? `\n${t.note}` : ""}`);
-  const fl = flakeNote(r);
-  if (fl) parts.push(fl);
+  const cn = channelNote(r);
+  if (cn) parts.push(cn);
   if (r.errors.length) parts.push(`Errors:\n${r.errors.map((e) => `  - ${e}`).join("\n")}`);
   return parts.join("\n\n") + "\n";
 }
@@ -229,8 +227,8 @@ export function markdownReport(r: Results): string {
   const m = r.meta as Record<string, string>;
   const head = `Measured ${m.finishedAt} on ${m.machine}; ${m.pulumi}; ${m.ansible ?? "no Ansible"}; total bench time ${m.durationS} s.`;
   const parts = tables(r).map((t) => `**${t.title}**\n\n${markdownTable(t.rows)}${t.note ? `\n\n${t.note}` : ""}`);
-  const fl = flakeNote(r);
-  if (fl) parts.push(fl);
+  const cn = channelNote(r);
+  if (cn) parts.push(cn);
   if (r.errors.length) parts.push(`**Errors**\n\n${r.errors.map((e) => `- ${e}`).join("\n")}`);
   return [head, ...parts].join("\n\n") + "\n";
 }

@@ -18,8 +18,6 @@
 //   BENCH_QUICK=1             smoke mode: one run, home site first up + destroy,
 //                             10 routes over 3 uplinks, 120 connections, 1 s iperf
 //   BENCH_OUT=bench/results   where latest.json/.md and the PNGs go
-//   BENCH_RELAY=lab           lab: the lab's ssh relay as lab/lab.ts makes it; nodelay: every
-//                             method goes through a relay of the bench's with TCP_NODELAY
 // `node dist/bench/run.js --replot` redraws tables, Markdown and plots from
 // BENCH_OUT/latest.json without measuring.
 //
@@ -30,13 +28,12 @@ import path from "node:path";
 import { labUp, type Lab } from "../lab/lab";
 import { AnsiblePeer, ansibleAvailable } from "./ansible";
 import { breakdownSection } from "./breakdown";
-import { gatewayVia, type Ctx, type Gateway, type Options } from "./context";
+import { labGateway, type Ctx, type Options } from "./context";
 import { controlSection } from "./control";
 import { dataSection } from "./dataplane";
 import { killAll, run, scratchDir } from "./proc";
 import { derive, markdownReport, plots, targets, textReport, updateReadme, type Results } from "./report";
 import { scaleSection } from "./scale";
-import { startNodelayRelay, type Relay } from "./labx";
 import { readSite } from "./sites";
 import { BenchStack, REPO_ROOT } from "./stack";
 import { kernelState } from "./state";
@@ -80,7 +77,6 @@ export function options(env = process.env): Options {
     out,
     updateReadme: env.BENCH_README !== undefined ? env.BENCH_README === "1" : !quick && out === DEFAULT_OUT,
     nat,
-    relay: env.BENCH_RELAY === "nodelay" ? "nodelay" : "lab",
   };
 }
 
@@ -108,7 +104,6 @@ async function main(): Promise<number> {
   let lab: Lab | undefined;
   let stack: BenchStack | undefined;
   let ansible: AnsiblePeer | undefined;
-  let relay: Relay | undefined;
   const work = scratchDir(fs.mkdtempSync(path.join(os.tmpdir(), "mwbench-")));
   const labs: string[] = [];
   try {
@@ -116,15 +111,9 @@ async function main(): Promise<number> {
     labs.push(lab.name);
     log(`lab ${lab.name} is up (ssh 127.0.0.1:${lab.sshPort})`);
     const pristine = await kernelState(lab);
-    let gw: Gateway = gatewayVia(lab, "lab", lab.sshPort, lab.knownHostsPath);
-    if (opts.relay === "nodelay") {
-      relay = await startNodelayRelay(lab, work);
-      gw = gatewayVia(lab, "nodelay", relay.port, relay.knownHostsPath);
-      log(`every method reaches the gateway through a relay with TCP_NODELAY on 127.0.0.1:${relay.port}`);
-    }
+    const gw = labGateway(lab);
     stack = new BenchStack(lab, path.join(work, "stack"));
     const home = readSite(lab.stackFile);
-    home.host.port = gw.port;
     if (ansibleInfo.ok) ansible = new AnsiblePeer(lab, gw, (await lab.snapshot()).sysctls);
     const ctx: Ctx = { lab, gw, stack, opts, home, ansible, log };
 
@@ -146,7 +135,7 @@ async function main(): Promise<number> {
     // The control plane and the breakdown run on the lab as lab/lab.ts made
     // it; scale and data extend it with more uplinks afterwards.
     if (opts.sections.has("control")) results.control = await section("control plane", () => controlSection(ctx, pristine));
-    if (opts.sections.has("breakdown")) results.breakdown = await section("breakdown", () => breakdownSection(ctx, pristine, work));
+    if (opts.sections.has("breakdown")) results.breakdown = await section("breakdown", () => breakdownSection(ctx, pristine));
     if (opts.sections.has("scale")) results.scale = await section("scale", () => scaleSection(ctx));
     if (opts.sections.has("data")) results.data = await section("data plane", () => dataSection(ctx));
   } finally {
@@ -155,7 +144,6 @@ async function main(): Promise<number> {
       if (cleanup) errors.push(cleanup);
     }
     if (ansible) await ansible.cleanup().catch(() => undefined);
-    if (relay) await relay.stop().catch(() => undefined);
     if (lab) {
       const report = await lab.down({ log: () => undefined });
       if (report.leftovers.length) errors.push(`lab ${lab.name} teardown left: ${report.leftovers.join("; ")}`);
@@ -176,7 +164,8 @@ async function main(): Promise<number> {
     ansibleSkipped: ansibleInfo.ok ? undefined : ansibleInfo.reason,
     labs,
     options: { ...opts, sections: [...opts.sections] },
-    flakes: stack?.flakes ?? [],
+    pulumiCommands: stack?.commands ?? 0,
+    channelOpenFailures: stack?.channelOpenFailures ?? [],
   };
   results.derived = derive(results);
   results.targets = targets(results);

@@ -1,20 +1,10 @@
 // Small statistics and formatting helpers for the bench.
 
 export function median(xs: readonly number[]): number {
-  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const v = [...xs].sort((a, b) => a - b);
   if (!v.length) return NaN;
   const m = Math.floor(v.length / 2);
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-export function min(xs: readonly number[]): number {
-  const v = xs.filter((x) => Number.isFinite(x));
-  return v.length ? Math.min(...v) : NaN;
-}
-
-export function max(xs: readonly number[]): number {
-  const v = xs.filter((x) => Number.isFinite(x));
-  return v.length ? Math.max(...v) : NaN;
 }
 
 /** Least-squares line y = intercept + slope * x. */
@@ -40,7 +30,7 @@ export interface Timing {
 
 export function timing(runs: number[]): Timing {
   const r = runs.map((x) => Math.round(x * 10) / 10);
-  return { runs: r, median: median(r), min: min(r), max: max(r) };
+  return { runs: r, median: median(r), min: Math.min(...r), max: Math.max(...r) };
 }
 
 export function ms(x: number): string {
