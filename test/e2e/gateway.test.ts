@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { GatewaySnapshot, Lab, SEEN_VIA, TOPOLOGY, labUp } from "../../lab/lab";
 import { initLabStack } from "../../lab/pulumiStack";
-import { assertRestored } from "../support/gatewayState";
+import { assertIsp1Share, assertRestored } from "../support/gatewayState";
 import { RunResult, assertSuccess, describeRun, runPulumi, REPO_ROOT } from "../support/cli";
 
 const PINNED_ISP2 = TOPOLOGY.pinned[0];
@@ -20,15 +20,6 @@ const PINNED_ISP1 = TOPOLOGY.pinned[1];
 function hostState(): string {
   const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { encoding: "utf8" }).stdout;
   return [sh("ip rule"), sh("ip route show table all"), sh("ls -la /etc/iproute2 /etc/iproute2/rt_tables.d"), sh("cat /etc/iproute2/rt_tables"), sh("ls /etc/multiwan 2>&1")].join("\n---\n");
-}
-
-/** Share of flows seen leaving via isp1, and the total. */
-function shareOfIsp1(tally: Map<string, number>): { share: number; total: number; other: number } {
-  const isp1 = tally.get(SEEN_VIA.isp1) ?? 0;
-  const isp2 = tally.get(SEEN_VIA.isp2) ?? 0;
-  let other = 0;
-  for (const [k, v] of tally) if (k !== SEEN_VIA.isp1 && k !== SEEN_VIA.isp2) other += v;
-  return { share: isp1 / Math.max(1, isp1 + isp2), total: isp1 + isp2, other };
 }
 
 const withoutCounters = (text: string) => text.replace(/counter packets \d+ bytes \d+ /g, "");
@@ -128,10 +119,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     });
 
     test("b. 600 connections split 2:1 over the uplinks (within 5 points)", async () => {
-      const { share, total, other } = shareOfIsp1(await lab.flows({ count: 600 }));
-      assert.equal(other, 0, "every flow left through an uplink");
-      assert.equal(total, 600);
-      assert.ok(Math.abs(share - 2 / 3) <= 0.05, `isp1 carried ${(share * 100).toFixed(1)}% of flows, expected 66.7% ± 5`);
+      await assertIsp1Share(lab, 2 / 3, "weights 2:1");
     });
 
     test("c. every connection to a pinned destination leaves through its uplink", async () => {
@@ -182,8 +170,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       assert.equal(withoutCounters(after.nft), withoutCounters(before.nft));
       assert.equal(after.iptables, before.iptables);
       assert.deepEqual(after.sysctls, before.sysctls);
-      const { share } = shareOfIsp1(await lab.flows({ count: 600 }));
-      assert.ok(Math.abs(share - 1 / 3) <= 0.05, `isp1 carried ${(share * 100).toFixed(1)}% of flows, expected 33.3% ± 5`);
+      await assertIsp1Share(lab, 1 / 3, "weights 1:2");
     });
 
     test("g. destroy leaves the gateway exactly as before the first up", async () => {
