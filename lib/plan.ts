@@ -2,97 +2,17 @@
 // forward entries the gateway needs. Each entry becomes the inputs of one
 // provider resource; nothing here knows about Pulumi, SSH or shell.
 import { ipRouteDestination, parsePrefix, formatIPv4, networkOf } from "./ipv4";
+import type {
+  ForwardEntry, GatewayHostEntry, MasqueradeEntry, MultipathEntry, PinnedRoutesEntry, PolicyRuleEntry, RoutingTableEntry, Sysctl,
+} from "./kinds";
+import type { Preflight } from "./render/preflight";
 import { Site, uplinkPriority, uplinkTable } from "./schema";
 
-export type NatBackend = "nftables" | "iptables";
-
-/** One route as `ip route` takes it (destination in `ip route`'s own spelling). */
-export interface Route {
-  destination: string;
-  via?: string;
-  dev: string;
-  src?: string;
-}
-
-export interface Sysctl {
-  /** As `sysctl` names it, e.g. net.ipv4.conf.eth1.rp_filter. */
-  name: string;
-  /** Path under /proc/sys (interface names may contain dots, so not derived from name). */
-  path: string;
-  value: string;
-}
-
-/** Checked read-only before the first change of a run; carried by every resource. */
-export interface Preflight {
-  interfaces: { name: string; address: string }[];
-  natBackend: NatBackend;
-}
-
-export interface GatewayHostEntry {
-  protocol: number;
-  /** Written to /etc/iproute2/rt_tables.d/multiwan.conf so `ip` shows names. */
-  tableNames: { id: number; name: string }[];
-  sysctls: Sysctl[];
-  /** What the boot runner waits for before it re-applies (late DHCP or USB modems). */
-  interfaces: { name: string; address: string }[];
-}
-
-export interface RoutingTableEntry {
-  uplink: string;
-  table: number;
-  interface: string;
-  address: string;
-  gateway: string;
-  protocol: number;
-  /** Every route of the table: the uplink's default, its subnet, and the gateway's other subnets. */
-  routes: Route[];
-}
-
-export interface PolicyRuleEntry {
-  uplink: string;
-  priority: number;
-  /** The uplink's own address: replies from it leave through its table. */
-  from: string;
-  table: number;
-  protocol: number;
-}
-
-export interface Nexthop {
-  uplink: string;
-  via: string;
-  dev: string;
-  weight: number;
-}
-
-export interface MultipathEntry {
-  table: number;
-  protocol: number;
-  /** `lookup main suppress_prefixlength 0`, then `lookup <table>`. */
-  mainPriority: number;
-  multipathPriority: number;
-  nexthops: Nexthop[];
-}
-
-export interface PinnedRoutesEntry {
-  uplink: string;
-  table: number;
-  protocol: number;
-  via: string;
-  dev: string;
-  destinations: string[];
-}
-
-export interface MasqueradeEntry {
-  uplink: string;
-  interface: string;
-  backend: NatBackend;
-}
-
-export interface ForwardEntry {
-  lanInterface: string;
-  uplinkInterfaces: string[];
-  backend: NatBackend;
-}
+export type {
+  ForwardEntry, GatewayHostEntry, MasqueradeEntry, MultipathEntry, Nexthop, NatBackend, PinnedRoutesEntry, PolicyRuleEntry, Route,
+  RoutingTableEntry, Sysctl,
+} from "./kinds";
+export type { Preflight } from "./render/preflight";
 
 export interface Plan {
   preflight: Preflight;

@@ -3,13 +3,11 @@
 // read render the entry's scripts and run them through the session pool.
 import * as provider from "@pulumi/pulumi/provider";
 import { z } from "zod";
-import { entrySchemas, preflightSchema } from "../lib/entries";
-import type { Preflight } from "../lib/plan";
-import { EntryByKind, ResourceKind, Scripts, canonicalState, expectedState, renderScripts } from "../lib/render";
+import { EntryByKind, ResourceKind, Scripts, expectedState, kindOf, parseState, renderScripts } from "../lib/render";
+import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { formatPath } from "../lib/schema";
 import { connectionSchema, describeTarget, toConnection } from "./connection";
 import { PreflightGate } from "./preflight";
-import { modules } from "./resources/modules";
 import { reveal, unwrapSecret } from "./secrets";
 import { Connection, ScriptError, SshPool } from "./ssh";
 
@@ -45,7 +43,7 @@ export function check<K extends ResourceKind>(kind: K, news: Props): provider.Ch
   if (!connResult.success) found.push(...failures("connection", connResult.error));
   const preflight = preflightSchema.safeParse(reveal(news.preflight));
   if (!preflight.success) found.push(...failures("preflight", preflight.error));
-  const entry = entrySchemas[kind].safeParse(entryOf(kind, news));
+  const entry = kindOf(kind).schema.safeParse(entryOf(kind, news));
   if (!entry.success) found.push(...failures("", entry.error));
   if (found.length > 0 || !entry.success) return { inputs: news, failures: found };
   // The desired kernel state joins the inputs: `read` reports the live state
@@ -57,7 +55,7 @@ export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props):
   const fields = [...Object.keys(entryOf(kind, news)), ...Object.keys(entryOf(kind, olds)), "kernelState"];
   const changed = [...new Set(fields)].filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
   const connectionChanged = JSON.stringify(reveal(olds.connection)) !== JSON.stringify(reveal(news.connection));
-  const replaces = changed.filter((k) => (modules[kind].replaceOn as readonly string[]).includes(k));
+  const replaces = changed.filter((k) => (kindOf(kind).replaceOn as readonly string[]).includes(k));
   return {
     changes: changed.length > 0 || connectionChanged,
     replaces,
@@ -77,7 +75,7 @@ export class Lifecycle {
   async create<K extends ResourceKind>(kind: K, name: string, inputs: Props): Promise<provider.CreateResult> {
     // A create must be all or nothing: a failed apply takes back whatever part applied.
     const scripts = await this.apply(kind, name, inputs, (s) => ({ script: s.remove, step: `remove the partial ${kind} ${name}` }));
-    return { id: modules[kind].id(entryOf(kind, inputs)), outs: { ...inputs, [REMOVE_SCRIPT]: scripts.remove } };
+    return { id: kindOf(kind).id(entryOf(kind, inputs)), outs: { ...inputs, [REMOVE_SCRIPT]: scripts.remove } };
   }
 
   async update<K extends ResourceKind>(kind: K, name: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
@@ -103,8 +101,9 @@ export class Lifecycle {
 
   async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {
     const conn = toConnection(reveal(props.connection));
-    const result = await this.pool.runChecked(conn, renderScripts(kind, entryOf(kind, props)).read, `read ${kind} ${name}`);
-    const kernelState = canonicalState(result.stdout);
+    const entry = entryOf(kind, props);
+    const result = await this.pool.runChecked(conn, renderScripts(kind, entry).read, `read ${kind} ${name}`);
+    const kernelState = parseState(kind, entry, result.stdout);
     const inputs: Props = {};
     for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT) inputs[k] = v;
     return { id, props: { ...props, kernelState }, inputs: { ...inputs, kernelState } };

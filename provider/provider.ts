@@ -2,9 +2,8 @@
 // shared lifecycle, keyed by the resource type in the URN. SSH lives in one
 // session pool per provider process, closed when the engine shuts us down.
 import * as provider from "@pulumi/pulumi/provider";
-import { ResourceKind } from "../lib/render";
+import { ResourceKind, isResourceKind } from "../lib/render";
 import { Lifecycle, check, diff } from "./lifecycle";
-import { isResourceKind } from "./resources/modules";
 import { SshPool } from "./ssh";
 
 export const PROVIDER_VERSION = "0.1.0";

@@ -1,8 +1,16 @@
 // The read-only check that runs once per host before the first change of a
 // run: if any interface is missing or lacks its address, or a tool is
 // missing, nothing is applied. It reports every problem, one per line.
-import type { Preflight } from "../plan";
+import { z } from "zod";
+import { interfaceAddress, interfaceName, natBackend } from "../kinds/fields";
 import { script, sh } from "./shell";
+
+export const preflightSchema = z.strictObject({
+  interfaces: z.array(z.strictObject({ name: interfaceName, address: interfaceAddress })).min(1),
+  natBackend,
+});
+/** Checked read-only before the first change of a run. */
+export type Preflight = z.infer<typeof preflightSchema>;
 
 export function renderPreflight(p: Preflight): string {
   const tool = p.natBackend === "nftables" ? "nft" : "iptables-restore";

@@ -1,5 +1,6 @@
-// Shared pieces of every generated script: the prelude, quoting, and the
-// normalised views of `ip` output that both the guards and `read` use.
+// Shared pieces of every generated script: the prelude (installed on the
+// box as /etc/multiwan/lib.sh), quoting, and how a script is put together.
+import { STATE_DIR } from "./paths";
 
 /** Characters that never need quoting in sh; everything validated stays in this set. */
 const SAFE = /^[A-Za-z0-9_./:=+@%,-]+$/;
@@ -37,14 +38,16 @@ mw_routes() {
 }
 # The rules at one priority, numeric, single-spaced.
 mw_rules() { ip -N rule show pref "$1" | tr '\t' ' ' | tr -s ' ' | sed 's/ $//'; }
-# Converges the rule at priority $1 to the rule "$2" (ip rule selector words).
+# Converges the rule at priority $1 to the rule "$2" (ip rule selector words,
+# as "ip -N rule show" prints them) with protocol $3.
 mw_rule() {
   mw_want="$1: $2 proto $3"
   [ "$(mw_rules "$1")" = "$mw_want" ] && return 0
   while ip rule del pref "$1" protocol "$3" 2>/dev/null; do printf '+ ip rule del pref %s protocol %s\n' "$1" "$3" >&2; done
   [ -z "$(mw_rules "$1")" ] || die "priority $1 holds a rule multiwan did not add: $(mw_rules "$1")"
-  # shellcheck disable=SC2086 # $2 is a validated list of selector words
-  run ip rule add pref "$1" $(printf '%s' "$2" | sed 's/^from all //') protocol "$3"
+  mw_selector=${"$"}{2#from all }
+  # shellcheck disable=SC2086 # split on purpose: a validated list of selector words
+  run ip rule add pref "$1" $mw_selector protocol "$3"
 }
 # Deletes every rule of ours at priority $1.
 mw_unrule() { while ip rule del pref "$1" protocol "$2" 2>/dev/null; do printf '+ ip rule del pref %s protocol %s\n' "$1" "$2" >&2; done; }
@@ -55,24 +58,44 @@ write_file() {
   printf '+ write %s\n' "$1" >&2
   printf '%s\n' "$mw_content" >"$1.multiwan-tmp" && mv "$1.multiwan-tmp" "$1" || die "cannot write $1"
 }
-need_interface() { [ -e "/sys/class/net/$1" ] || die "interface $1 does not exist on this host"; }`;
+need_interface() { [ -e "/sys/class/net/$1" ] || die "interface $1 does not exist on this host"; }
+# For read: prints "@@ $1", then what the command prints (nothing when it
+# fails, e.g. a table that does not exist). Parsed by lib/facts.
+fact() {
+  mw_name=$1
+  shift
+  printf '@@ %s\n' "$mw_name"
+  if mw_out=$("$@" 2>/dev/null); then printf '%s\n' "$mw_out"; fi
+}`;
 
 export interface Scripts {
   /** Converges the host to the entry from any starting state. */
   apply: string;
   /** Idempotent; deletes only what carries our mark. */
   remove: string;
-  /** Prints the live state the resource owns, one canonical line each (see canonicalState). */
+  /** Prints the facts the resource owns (see lib/facts); changes nothing. */
   read: string;
 }
 
-/** Builds one script: header comment, prelude, then the body's steps. */
-export function script(title: string, body: string[]): string {
-  return [`#!/bin/sh`, `# multiwan: ${title}`, PRELUDE, "", ...body, ""].join("\n");
+/** GatewayHost installs the prelude here; boot copies source it. */
+export const LIB_PATH = `${STATE_DIR}/lib.sh`;
+const SOURCE_LIB = `. ${LIB_PATH}`;
+
+/**
+ * One script as it is kept on the box: header, `. /etc/multiwan/lib.sh`,
+ * then the steps. What the provider sends has the prelude inlined instead
+ * (see inlinePrelude), so it never depends on the box's copy of lib.sh.
+ */
+export function sourcedScript(title: string, action: string, body: string[]): string {
+  return [`#!/bin/sh`, `# multiwan: ${title}: ${action}`, SOURCE_LIB, "", ...body, ""].join("\n");
 }
 
-/** Read output -> sorted unique lines; the same function canonicalises both sides. */
-export function canonicalState(text: string): string[] {
-  const lines = text.split("\n").map((l) => l.trim().replace(/\s+/g, " ")).filter((l) => l.length > 0);
-  return [...new Set(lines)].sort();
+/** The sourced script with the prelude in place of the `. lib.sh` line. */
+export function inlinePrelude(script: string): string {
+  return script.replace(`\n${SOURCE_LIB}\n`, `\n${PRELUDE}\n`);
+}
+
+/** A self-contained script (prelude inlined) for checks that are no resource, like the preflight. */
+export function script(title: string, body: string[]): string {
+  return [`#!/bin/sh`, `# multiwan: ${title}`, PRELUDE, "", ...body, ""].join("\n");
 }

@@ -64,13 +64,39 @@ export function renderAll(plan: Plan): RenderedResource[] {
   }));
 }
 
-/** One render fixture: an entry and exactly what the renderer made of it. */
+/**
+ * One render fixture, a folder <kind>/<case>/: the entry (entry.json) and
+ * exactly what the renderer makes of it, as the box keeps it (apply.sh,
+ * remove.sh, read.sh: each sources the prelude) and the state a matching
+ * host reads back as (expected.txt).
+ */
 export interface RenderFixture<K extends ResourceKind = ResourceKind> {
   entry: EntryByKind[K];
   apply: string;
   remove: string;
   read: string;
   expected: string[];
+}
+
+const SCRIPT_FILES = ["apply", "remove", "read"] as const;
+
+export function readRenderFixture(dir: string): RenderFixture {
+  const text = (name: string) => fs.readFileSync(path.join(dir, name), "utf8");
+  const [apply, remove, read] = SCRIPT_FILES.map((part) => text(`${part}.sh`));
+  return { entry: JSON.parse(text("entry.json")), apply, remove, read, expected: text("expected.txt").split("\n").filter(Boolean) };
+}
+
+export function writeRenderFixture(dir: string, fixture: RenderFixture): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "entry.json"), JSON.stringify(fixture.entry, null, 2) + "\n");
+  for (const part of SCRIPT_FILES) fs.writeFileSync(path.join(dir, `${part}.sh`), fixture[part]);
+  fs.writeFileSync(path.join(dir, "expected.txt"), fixture.expected.join("\n") + "\n");
+}
+
+/** The case folders of a kind's fixture folder, sorted; [] when it is missing. */
+export function caseDirs(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name)).sort();
 }
 
 /** One invalid-input fixture: a whole raw site and every problem it must report. */

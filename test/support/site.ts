@@ -63,7 +63,7 @@ export function resourceInputs<K extends ResourceKind>(
   entry: EntryByKind[K],
   connection: Record<string, unknown>,
 ): Record<string, any> {
-  return structuredClone({ connection, preflight: plan.preflight, ...entry }) as Record<string, any>;
+  return structuredClone({ connection, preflight: plan.preflight, ...(entry as object) }) as Record<string, any>;
 }
 
 /** One planned resource of a site by its key ("host", "table-isp1", "multipath", ...). */

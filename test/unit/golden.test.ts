@@ -40,6 +40,6 @@ test("the golden file is what `npm run render` shows for the home stack: 10 reso
   const text = fs.existsSync(GOLDEN) ? fs.readFileSync(GOLDEN, "utf8") : renderPlanDocument("home", stackPlan("home"));
   assert.ok(text.startsWith('# multiwan plan for "home": 10 resources, in the order pulumi up creates them.\n'));
   assert.equal(text.split(PRELUDE).length, 2, "the prelude appears once");
-  assert.equal((text.match(/^# \(shared prelude\)$/gm) ?? []).length, 10);
+  assert.equal((text.match(/^\. \/etc\/multiwan\/lib\.sh$/gm) ?? []).length, 10, "each resource's steps source the prelude");
   assert.equal((text.match(/^#### \d+\/10 multiwan:index:/gm) ?? []).length, 10);
 });

@@ -1,5 +1,5 @@
 // lib/render: every resource kind's scripts, compared exactly with the
-// fixtures in test/fixtures/render/<kind>/<case>.json (regenerate after an
+// fixtures in test/fixtures/render/<kind>/<case>/ (regenerate after an
 // intended change: npx tsc -b && node dist/test/fixtures/render/regenerate.js,
 // then review `git diff test/fixtures/render`). Plus what a fixture cannot
 // show: every apply compares before it changes, every remove touches only
@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import type { Plan } from "../../lib/plan";
-import { PRELUDE, bootCopyOf, expectedState, renderHostScripts, renderScripts, sh, type ResourceKind } from "../../lib/render";
+import { PRELUDE, bootCopyOf, expectedState, renderScripts, renderSourced, sh, type ResourceKind } from "../../lib/render";
+import { inlinePrelude } from "../../lib/render/shell";
 import { validateSite } from "../../lib/validate";
 import { KINDS, customSite, invalidFixtures, renderFixtures } from "../fixtures/render/regenerate";
 import {
-  RENDER_FIXTURES, jsonFiles, readJson, renderAll, stackPlan, validSite, type InvalidFixture, type RenderFixture,
+  RENDER_FIXTURES, caseDirs, jsonFiles, readJson, readRenderFixture, renderAll, stackPlan, validSite, type InvalidFixture,
 } from "../support/fixtures";
 import { planSite } from "../../lib/plan";
 import { planResources } from "../../lib/resources";
@@ -29,20 +30,32 @@ function body(script: string): string {
   const at = script.indexOf(PRELUDE);
   assert.ok(at >= 0, "every script carries the shared prelude");
   const copy = script.indexOf('\nstep "keep this script for boot as ');
-  return script.slice(at + PRELUDE.length, copy < 0 ? undefined : copy);
+  // GatewayHost installs the prelude as lib.sh: that copy is the prelude, tested on its own.
+  return script.slice(at + PRELUDE.length, copy < 0 ? undefined : copy).replace(/<<'MULTIWAN_LIB'\n[\s\S]*?\nMULTIWAN_LIB\n/, "<<'MULTIWAN_LIB'\n");
 }
 const lines = (text: string) => text.split("\n");
 
-describe("render fixtures: renderScripts(kind, entry) is exactly the fixture", () => {
+/** Every plan the tests render: both stacks, both backends, and the custom site of the fixtures. */
+const PLANS: [string, Plan][] = [
+  ["home/nftables", stackPlan("home", "nftables")],
+  ["home/iptables", stackPlan("home", "iptables")],
+  ["office/nftables", stackPlan("office", "nftables")],
+  ["office/iptables", stackPlan("office", "iptables")],
+  ["custom/iptables", planSite(validSite(customSite()))],
+];
+const ALL = PLANS.flatMap(([name, plan]) => renderAll(plan).map((r) => ({ ...r, name: `${name} ${r.resource.kind} ${r.resource.key}` })));
+const ofKind = <K extends ResourceKind>(kind: K) => ALL.filter((r) => r.resource.kind === kind);
+
+describe("render fixtures: renderSourced(kind, entry) is exactly the fixture", () => {
   for (const kind of KINDS) {
-    const files = jsonFiles(path.join(RENDER_FIXTURES, kind));
-    test(`${kind} has fixtures`, () => assert.ok(files.length > 0, `no fixtures for ${kind}; run ${REGENERATE}`));
-    for (const file of files) {
-      test(`${kind}/${path.basename(file, ".json")}`, () => {
-        const fixture = readJson<RenderFixture>(file);
-        const scripts = renderScripts(kind, fixture.entry as never);
+    const dirs = caseDirs(path.join(RENDER_FIXTURES, kind));
+    test(`${kind} has fixtures`, () => assert.ok(dirs.length > 0, `no fixtures for ${kind}; run ${REGENERATE}`));
+    for (const dir of dirs) {
+      test(`${kind}/${path.basename(dir)}`, () => {
+        const fixture = readRenderFixture(dir);
+        const scripts = renderSourced(kind, fixture.entry as never);
         for (const part of ["apply", "remove", "read"] as const) {
-          assert.equal(scripts[part], fixture[part], `${part} script differs from ${path.relative(process.cwd(), file)}; if intended: ${REGENERATE}`);
+          assert.equal(scripts[part], fixture[part], `${part} script differs from ${path.relative(process.cwd(), dir)}/${part}.sh; if intended: ${REGENERATE}`);
         }
         assert.deepEqual(expectedState(kind, fixture.entry as never), fixture.expected, `expected state differs; if intended: ${REGENERATE}`);
       });
@@ -51,18 +64,28 @@ describe("render fixtures: renderScripts(kind, entry) is exactly the fixture", (
 
   test("Masquerade and Forward have fixtures for both NAT backends", () => {
     for (const kind of ["Masquerade", "Forward"]) {
-      const names = jsonFiles(path.join(RENDER_FIXTURES, kind)).map((f) => path.basename(f));
-      assert.ok(names.some((n) => n.endsWith("-nftables.json")), `${kind}: nftables`);
-      assert.ok(names.some((n) => n.endsWith("-iptables.json")), `${kind}: iptables`);
+      const names = caseDirs(path.join(RENDER_FIXTURES, kind)).map((f) => path.basename(f));
+      assert.ok(names.some((n) => n.endsWith("-nftables")), `${kind}: nftables`);
+      assert.ok(names.some((n) => n.endsWith("-iptables")), `${kind}: iptables`);
     }
   });
 
   test("the fixture set is what the regenerate script makes from today's planner (same cases, same entries)", () => {
     const fresh = renderFixtures();
-    const onDisk = KINDS.flatMap((kind) => jsonFiles(path.join(RENDER_FIXTURES, kind)).map((f) => path.join(kind, path.basename(f))));
-    assert.deepEqual(onDisk.sort(), [...fresh.keys()].sort(), `fixture files are stale; ${REGENERATE}`);
-    for (const [file, fixture] of fresh) {
-      assert.deepEqual(readJson<RenderFixture>(path.join(RENDER_FIXTURES, file)).entry, fixture.entry, `${file}: the planner now makes another entry; ${REGENERATE}`);
+    const onDisk = KINDS.flatMap((kind) => caseDirs(path.join(RENDER_FIXTURES, kind)).map((d) => path.join(kind, path.basename(d))));
+    assert.deepEqual(onDisk.sort(), [...fresh.keys()].sort(), `fixture folders are stale; ${REGENERATE}`);
+    for (const [dir, fixture] of fresh) {
+      assert.deepEqual(readRenderFixture(path.join(RENDER_FIXTURES, dir)).entry, fixture.entry, `${dir}: the planner now makes another entry; ${REGENERATE}`);
+    }
+  });
+
+  test("what the provider sends is the kept script with the prelude inlined", () => {
+    for (const r of ALL) {
+      const sourced = renderSourced(r.resource.kind, r.resource.entry as never);
+      assert.ok(sourced.apply.includes("\n. /etc/multiwan/lib.sh\n"), r.name);
+      assert.ok(r.remove === inlinePrelude(sourced.remove) && r.read === inlinePrelude(sourced.read), r.name);
+      assert.ok(r.apply.startsWith(inlinePrelude(sourced.apply).trimEnd()), r.name);
+      assert.ok(!r.read.includes(". /etc/multiwan/lib.sh"), "sent scripts never depend on the box's lib.sh");
     }
   });
 });
@@ -87,16 +110,6 @@ describe("invalid input -> the error (test/fixtures/render/invalid)", () => {
 
 // ---- apply converges: it compares before it changes ---------------------
 
-/** Every plan the tests render: both stacks, both backends, and the custom site of the fixtures. */
-const PLANS: [string, Plan][] = [
-  ["home/nftables", stackPlan("home", "nftables")],
-  ["home/iptables", stackPlan("home", "iptables")],
-  ["office/nftables", stackPlan("office", "nftables")],
-  ["office/iptables", stackPlan("office", "iptables")],
-  ["custom/iptables", planSite(validSite(customSite()))],
-];
-const ALL = PLANS.flatMap(([name, plan]) => renderAll(plan).map((r) => ({ ...r, name: `${name} ${r.resource.kind} ${r.resource.key}` })));
-const ofKind = <K extends ResourceKind>(kind: K) => ALL.filter((r) => r.resource.kind === kind);
 
 describe("the prelude's helpers compare before they change", () => {
   test("mw_rule returns at once when the rule at that priority is already the wanted one", () => {
@@ -197,8 +210,10 @@ describe("apply: already present -> no change (structurally)", () => {
       const m = /\[ "\$\(nft list table ip (\S+) 2>\/dev\/null\)" = "\$\(cat <<'EOF'\n([\s\S]*?)\nEOF\n\)" \] \|\| \{\n[\s\S]*?nft -f - <<'EOF' \|\| die "nft rejected table \1"\ntable ip \1\ndelete table ip \1\n([\s\S]*?)\nEOF\n\}/.exec(b);
       assert.ok(m, `${r.name}: compare-then-replace shape`);
       assert.equal(m[3], m[2], "the table loaded is the table compared");
-      const expected = expectedState(r.resource.kind, r.resource.entry as never).filter((l) => !l.startsWith("boot copy "));
-      assert.deepEqual(expected, [...new Set(lines(m[2]).map((l) => `nft ${l.trim()}`))].sort(), "read's expected state is that table");
+      const expected = expectedState(r.resource.kind, r.resource.entry as never);
+      const rules = lines(m[2]).filter((l) => l.startsWith("\t\t") && !l.includes(" hook "));
+      assert.ok(rules.length > 0, r.name);
+      for (const rule of rules) assert.ok(expected.some((l) => l.startsWith("nft rule ") && l.endsWith(`: ${rule.trim()}`)), `${r.name}: read's expected state has ${rule.trim()}`);
     }
   });
 
@@ -312,7 +327,7 @@ describe("regressions of fixed lib bugs", () => {
     const apply = renderScripts("Forward", entry).apply;
     // nft 1.0.6 loads `oifname { "eth1" }` and lists it back as `oifname "eth1"`.
     assert.ok(apply.includes(`\t\tiifname "eth0" oifname "eth1" accept`), "a one-element set is written the way nft lists it");
-    assert.ok(expectedState("Forward", entry).includes(`nft iifname "eth0" oifname "eth1" accept`));
+    assert.ok(expectedState("Forward", entry).includes(`nft rule forward: iifname "eth0" oifname "eth1" accept`));
   });
 });
 
@@ -320,14 +335,14 @@ describe("boot copies: every apply keeps itself for the boot runner", () => {
   test("apply = the host script + a copy of exactly that script; remove forgets the copy first; read reports it", () => {
     for (const r of ALL) {
       const { kind, entry } = r.resource;
-      const host = renderHostScripts(kind, entry as never);
+      const kept = renderSourced(kind, entry as never);
       const copy = bootCopyOf(kind, entry as never);
-      assert.equal(r.apply, [host.apply.trimEnd(), "", `step "keep this script for boot as ${copy}"`, `run mkdir -p /etc/multiwan/apply.d`,
-        `write_file ${copy} <<'MULTIWAN_BOOT_COPY'`, host.apply.trimEnd(), "MULTIWAN_BOOT_COPY", ""].join("\n"), r.name);
-      assert.ok(!host.apply.includes("\nMULTIWAN_BOOT_COPY\n"), "the copy's delimiter cannot occur inside it");
+      assert.equal(r.apply, [inlinePrelude(kept.apply).trimEnd(), "", `step "keep this script for boot as ${copy}"`, `run mkdir -p /etc/multiwan/apply.d`,
+        `write_file ${copy} <<'MULTIWAN_BOOT_COPY'`, kept.apply.trimEnd(), "MULTIWAN_BOOT_COPY", ""].join("\n"), r.name);
+      assert.ok(!kept.apply.includes("\nMULTIWAN_BOOT_COPY\n"), "the copy's delimiter cannot occur inside it");
       const afterPrelude = body(r.remove).split("\n").filter(Boolean);
       assert.deepEqual(afterPrelude.slice(0, 2), [`step "forget the boot copy ${copy}"`, `[ ! -e ${copy} ] || run rm -f ${copy}`], r.name);
-      assert.ok(r.read.includes(`[ ! -e ${copy} ] || echo 'boot copy ${copy}'`), r.name);
+      assert.ok(r.read.includes(`fact boot-copy ls ${copy}`), r.name);
       assert.ok(expectedState(kind, entry as never).includes(`boot copy ${copy}`), r.name);
     }
   });

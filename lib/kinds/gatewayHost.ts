@@ -1,0 +1,170 @@
+// GatewayHost: the host-wide settings every other resource relies on —
+// sysctls (originals saved, restored on delete), the table names, the
+// shared shell library, and the boot runner that re-applies everything
+// after a reboot or a link flap.
+import { z } from "zod";
+import { factLines } from "../facts/sections";
+import { BOOT_DIR, BOOT_RUNNER, LINK_HOOKS, UNIT_FILE, UNIT_WANTS, renderBootRunner, renderLinkHook, renderUnit } from "../render/boot";
+import { STATE_DIR } from "../render/paths";
+import { LIB_PATH, PRELUDE, sh } from "../render/shell";
+import { type Kind } from "./kind";
+import { interfaceAddress, interfaceName, protocolNumber, tableId, uplinkName } from "./fields";
+
+const sysctl = z.strictObject({
+  /** As `sysctl` names it, e.g. net.ipv4.conf.eth1.rp_filter. */
+  name: z.string().regex(/^net\.ipv4\.[A-Za-z0-9_.=+/-]+$/, { error: "must be a net.ipv4 sysctl" }),
+  /** Path under /proc/sys (interface names may contain dots, so not derived from name). */
+  path: z
+    .string()
+    .regex(/^\/proc\/sys\/net\/ipv4\/[A-Za-z0-9_.=+/-]+$/, { error: "must be a path under /proc/sys/net/ipv4" })
+    .refine((p) => !p.split("/").includes(".."), { error: "must not contain .." }),
+  value: z.string().regex(/^[0-9]{1,3}$/, { error: "must be a small whole number" }),
+});
+
+export const gatewayHostSchema = z.strictObject({
+  protocol: protocolNumber,
+  /** Written to /etc/iproute2/rt_tables.d/multiwan.conf so `ip` shows names. */
+  tableNames: z.array(z.strictObject({ id: tableId, name: z.union([uplinkName, z.literal("multiwan")]) })),
+  sysctls: z.array(sysctl),
+  /** What the boot runner waits for before it re-applies (late DHCP or USB modems). */
+  interfaces: z.array(z.strictObject({ name: interfaceName, address: interfaceAddress })).min(1),
+});
+export type Sysctl = z.infer<typeof sysctl>;
+export type GatewayHostEntry = z.infer<typeof gatewayHostSchema>;
+
+const SYSTEMD_RUNNING = "[ -d /run/systemd/system ] && command -v systemctl >/dev/null";
+const SAVED = `${STATE_DIR}/sysctl`;
+const TABLES_DIR = "/etc/iproute2/rt_tables.d";
+export const TABLE_NAMES_FILE = `${TABLES_DIR}/multiwan.conf`;
+
+/** Saved originals are keyed by /proc/sys path with "/" as ":" (interface names may hold dots). */
+const savedName = (path: string) => path.replace(/^\//, "").replace(/\//g, ":");
+
+/** Puts back every saved original not in `keep` (all of them when keep is empty). */
+function restoreSaved(keep: string[]): string[] {
+  return [
+    `for f in ${SAVED}/*; do`,
+    `  [ -e "$f" ] || continue`,
+    ...(keep.length ? [`  case "\${f##*/}" in ${keep.map(sh).join("|")}) continue ;; esac`] : []),
+    `  p=/$(printf '%s' "\${f##*/}" | tr : /)`,
+    `  printf '+ restore %s\\n' "$p" >&2`,
+    `  [ ! -e "$p" ] || cat "$f" >"$p"`,
+    `  rm -f "$f"`,
+    `done`,
+  ];
+}
+
+function apply(entry: GatewayHostEntry): string[] {
+  return [
+    `step "check the tools"`,
+    `command -v ip >/dev/null || die "iproute2 (ip) is not installed"`,
+    "",
+    `step "install the shared shell library ${LIB_PATH}"`,
+    `run mkdir -p ${STATE_DIR}`,
+    `write_file ${LIB_PATH} <<'MULTIWAN_LIB'`,
+    `# multiwan: the prelude every boot copy sources (installed by pulumi up, removed by destroy).`,
+    PRELUDE,
+    `MULTIWAN_LIB`,
+    "",
+    `# Saves a sysctl's original value once (restored on delete), then sets it.`,
+    `mw_sysctl() {`,
+    `  [ -e "$2" ] || die "sysctl $1 does not exist (is the interface present?)"`,
+    `  mw_saved=${SAVED}/$(printf '%s' "$2" | sed 's#^/##' | tr / :)`,
+    `  [ -e "$mw_saved" ] || cat "$2" >"$mw_saved"`,
+    `  [ "$(cat "$2")" = "$3" ] || { printf '+ sysctl -w %s=%s\\n' "$1" "$3" >&2; echo "$3" >"$2"; }`,
+    `}`,
+    `step "set sysctls (originals saved in ${SAVED})"`,
+    `run mkdir -p ${SAVED}`,
+    ...entry.sysctls.map((s) => `mw_sysctl ${sh(s.name)} ${sh(s.path)} ${sh(s.value)}`),
+    "",
+    `step "restore sysctls no longer managed"`,
+    ...restoreSaved(entry.sysctls.map((s) => savedName(s.path))),
+    "",
+    `step "name the routing tables in ${TABLE_NAMES_FILE}"`,
+    `if [ ! -d ${TABLES_DIR} ]; then run mkdir -p ${TABLES_DIR}; : >${STATE_DIR}/created-rt_tables.d; fi`,
+    `write_file ${TABLE_NAMES_FILE} <<'EOF'`,
+    `# managed by multiwan; removed by pulumi destroy`,
+    ...entry.tableNames.map((t) => `${t.id} ${t.name}`),
+    `EOF`,
+    "",
+    `step "install the boot runner ${BOOT_RUNNER}, its systemd unit and link hooks"`,
+    `run mkdir -p ${BOOT_DIR}`,
+    `write_file ${BOOT_RUNNER} <<'EOF'`,
+    renderBootRunner(entry).trimEnd(),
+    `EOF`,
+    `if [ -d /etc/systemd/system ]; then`,
+    `  write_file ${UNIT_FILE} <<'EOF'`,
+    renderUnit().trimEnd(),
+    `EOF`,
+    `  [ -L ${UNIT_WANTS} ] || { run mkdir -p ${UNIT_WANTS.replace(/\/[^/]+$/, "")}; run ln -s ${UNIT_FILE} ${UNIT_WANTS}; }`,
+    `  if ${SYSTEMD_RUNNING}; then run systemctl daemon-reload; fi`,
+    `fi`,
+    ...LINK_HOOKS.flatMap((hook) => [
+      `if [ -d ${hook.replace(/\/[^/]+$/, "")} ]; then`,
+      `  write_file ${hook} <<'EOF'`,
+      renderLinkHook(entry).trimEnd(),
+      `EOF`,
+      `  run chmod 755 ${hook}`,
+      `fi`,
+    ]),
+  ];
+}
+
+const remove = (): string[] => [
+  `step "remove the boot runner, its systemd unit and link hooks"`,
+  ...LINK_HOOKS.map((f) => `[ ! -e ${f} ] || run rm -f ${f}`),
+  // -L: the link goes even if someone already deleted the unit it points to.
+  `[ ! -L ${UNIT_WANTS} ] || run rm -f ${UNIT_WANTS}`,
+  ...[UNIT_FILE, BOOT_RUNNER].map((f) => `[ ! -e ${f} ] || run rm -f ${f}`),
+  `if ${SYSTEMD_RUNNING}; then run systemctl daemon-reload; fi`,
+  `[ ! -d ${BOOT_DIR} ] || run rmdir ${BOOT_DIR}`,
+  "",
+  `step "restore original sysctls"`,
+  ...restoreSaved([]),
+  `[ ! -d ${SAVED} ] || run rmdir ${SAVED}`,
+  "",
+  `step "remove the table names"`,
+  `[ ! -e ${TABLE_NAMES_FILE} ] || run rm -f ${TABLE_NAMES_FILE}`,
+  `if [ -e ${STATE_DIR}/created-rt_tables.d ]; then rmdir ${TABLES_DIR} 2>/dev/null || true; rm -f ${STATE_DIR}/created-rt_tables.d; fi`,
+  `step "remove iptables tables multiwan created, if they are empty now"`,
+  `for t in nat filter; do`,
+  `  [ -e ${STATE_DIR}/created-iptables-$t ] || continue`,
+  `  if [ -z "$(iptables -t $t -S | grep -v '^-P [A-Z]* ACCEPT$')" ]; then run nft delete table ip $t; fi`,
+  `  rm -f ${STATE_DIR}/created-iptables-$t`,
+  `done`,
+  "",
+  `step "remove the shared shell library"`,
+  `[ ! -e ${LIB_PATH} ] || run rm -f ${LIB_PATH}`,
+  `[ ! -d ${STATE_DIR} ] || rmdir ${STATE_DIR} 2>/dev/null || true`,
+];
+
+export const gatewayHost: Kind<GatewayHostEntry> = {
+  schema: gatewayHostSchema,
+  key: () => "host",
+  id: () => "gateway",
+  replaceOn: [],
+  bootOrder: 10,
+  title: () => "GatewayHost",
+  apply,
+  remove,
+  read: (entry) => [
+    `mw_sysctls() {`,
+    ...entry.sysctls.map((s) => `  [ ! -e ${sh(s.path)} ] || printf '%s=%s\\n' ${sh(s.name)} "$(cat ${sh(s.path)})"`),
+    `}`,
+    `fact sysctls mw_sysctls`,
+    `fact table-names cat ${TABLE_NAMES_FILE}`,
+    `mw_files() { for f in ${BOOT_RUNNER} ${LIB_PATH}; do [ ! -e "$f" ] || echo "$f"; done; }`,
+    `fact files mw_files`,
+  ],
+  expected: (entry) => [
+    ...entry.sysctls.map((s) => `sysctl ${s.name}=${s.value}`),
+    ...entry.tableNames.map((t) => `table ${t.id} ${t.name}`),
+    `file ${BOOT_RUNNER}`,
+    `file ${LIB_PATH}`,
+  ],
+  parse: (facts) => [
+    ...factLines(facts, "sysctls").map((l) => `sysctl ${l}`),
+    ...factLines(facts, "table-names").filter((l) => !l.startsWith("#")).map((l) => `table ${l}`),
+    ...factLines(facts, "files").map((l) => `file ${l}`),
+  ],
+};

@@ -1,0 +1,73 @@
+// MultipathDefaultRoute: the weighted default in its own table, reached
+// after main has answered everything but its default (the wg-quick pattern),
+// so the host's own default route stays untouched as a fallback.
+import { z } from "zod";
+import { routesOf } from "../facts/routes";
+import { rulesOf } from "../facts/rules";
+import { sh } from "../render/shell";
+import { type Kind } from "./kind";
+import { interfaceName, ipv4, protocolNumber, rulePriority, tableId, uplinkName } from "./fields";
+
+const nexthop = z.strictObject({ uplink: uplinkName, via: ipv4, dev: interfaceName, weight: z.number().int().min(1).max(256) });
+
+export const multipathSchema = z.strictObject({
+  table: tableId,
+  protocol: protocolNumber,
+  /** `lookup main suppress_prefixlength 0`, then `lookup <table>`. */
+  mainPriority: rulePriority,
+  multipathPriority: rulePriority,
+  nexthops: z.array(nexthop).min(1),
+});
+export type Nexthop = z.infer<typeof nexthop>;
+export type MultipathEntry = z.infer<typeof multipathSchema>;
+
+const MAIN_TABLE = 254;
+const mainSelector = `from all lookup ${MAIN_TABLE} suppress_prefixlength 0`;
+const multipathSelector = (e: MultipathEntry) => `from all lookup ${e.table}`;
+/** The default route as `ip route` prints it (and lib/facts/routes.ts spells it). */
+const defaultRoute = (e: MultipathEntry) => `default ${e.nexthops.map((n) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`).join(" ")}`;
+const nexthopArgs = (e: MultipathEntry) => e.nexthops.map((n) => `nexthop via ${sh(n.via)} dev ${sh(n.dev)} weight ${n.weight}`).join(" ");
+
+export const multipath: Kind<MultipathEntry> = {
+  schema: multipathSchema,
+  key: () => "multipath",
+  id: (e) => `multipath-${e.table}`,
+  replaceOn: ["table", "mainPriority", "multipathPriority"],
+  bootOrder: 40,
+  title: (e) => `MultipathDefaultRoute (table ${e.table})`,
+  apply: (e) => [
+    `step "check interfaces"`,
+    ...e.nexthops.map((n) => `need_interface ${sh(n.dev)}`),
+    "",
+    `step "weighted default route in table ${e.table}"`,
+    `[ "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" = ${sh(defaultRoute(e))} ] ||`,
+    `  run ip route replace default table ${e.table} proto ${e.protocol} ${nexthopArgs(e)}`,
+    "",
+    `step "rules that reach table ${e.table} after main"`,
+    `mw_rule ${e.mainPriority} '${mainSelector}' ${e.protocol}`,
+    `mw_rule ${e.multipathPriority} '${multipathSelector(e)}' ${e.protocol}`,
+  ],
+  remove: (e) => [
+    `step "remove the rules to table ${e.table}"`,
+    `mw_unrule ${e.multipathPriority} ${e.protocol}`,
+    `mw_unrule ${e.mainPriority} ${e.protocol}`,
+    "",
+    `step "remove the weighted default route"`,
+    `[ -z "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" ] || run ip route del default table ${e.table} proto ${e.protocol}`,
+  ],
+  read: (e) => [
+    `fact routes ip -j -N route show table ${e.table} proto ${e.protocol}`,
+    `fact main-rule ip -j -N rule show pref ${e.mainPriority}`,
+    `fact multipath-rule ip -j -N rule show pref ${e.multipathPriority}`,
+  ],
+  expected: (e) => [
+    `route ${defaultRoute(e)}`,
+    `rule ${e.mainPriority}: ${mainSelector} proto ${e.protocol}`,
+    `rule ${e.multipathPriority}: ${multipathSelector(e)} proto ${e.protocol}`,
+  ],
+  parse: (facts) => [
+    // The table also holds the pinned routes; those are PinnedRoutes' own.
+    ...routesOf(facts, "routes").lines.filter((l) => l.startsWith("default ") || l.startsWith("unreadable ")).map((l) => `route ${l}`),
+    ...rulesOf(facts, ["main-rule", "multipath-rule"]).map((l) => `rule ${l}`),
+  ],
+};
