@@ -20,7 +20,22 @@ interface Context {
   hex: boolean;
 }
 
+const BINARY_OPS = ["&", "|", "^"];
+
+/** The operands of `a & b` (and | ^), or undefined for any other expression. */
+function binary(v: Json | undefined): { op: string; pair: [Json, Json] } | undefined {
+  if (!isObj(v)) return undefined;
+  for (const op of BINARY_OPS) {
+    const pair = v[op];
+    if (Array.isArray(pair) && pair.length === 2) return { op, pair: [pair[0], pair[1]] };
+  }
+  return undefined;
+}
+
+/** How the values compared with or assigned to `left` are spelled: quoted names, hex marks. */
 function keyOf(left: Json): Context {
+  const op = binary(left);
+  if (op) return keyOf(op.pair[0]);
   if (!isObj(left)) return { quote: false, hex: false };
   const inner = (isObj(left.meta) && left.meta) || (isObj(left.ct) && left.ct) || undefined;
   const key = inner && typeof inner.key === "string" ? inner.key : "";
@@ -36,10 +51,8 @@ function value(v: Json, ctx: Context): string {
     if (isObj(v.meta) && typeof v.meta.key === "string") return BARE_META.has(v.meta.key) ? v.meta.key : `meta ${v.meta.key}`;
     if (isObj(v.ct) && typeof v.ct.key === "string") return `ct ${v.ct.key}`;
     if (isObj(v.payload)) return `${v.payload.protocol} ${v.payload.field}`;
-    for (const op of ["&", "|", "^"]) {
-      const pair = v[op];
-      if (Array.isArray(pair) && pair.length === 2) return `${value(pair[0], ctx)} ${op} ${value(pair[1], ctx)}`;
-    }
+    const op = binary(v);
+    if (op) return `${value(op.pair[0], ctx)} ${op.op} ${value(op.pair[1], ctx)}`;
   }
   return JSON.stringify(v);
 }
@@ -51,12 +64,13 @@ function statement(expr: Obj): string {
     case "match": {
       if (!isObj(body)) break;
       const ctx = keyOf(body.left);
-      const op = body.op === "==" || body.op === "in" ? "" : `${body.op} `;
-      return `${value(body.left, { quote: false, hex: false })} ${op}${value(body.right, ctx)}`;
+      // nft leaves out "==" after a plain key, but writes it after `a & b`.
+      const op = (body.op === "==" || body.op === "in") && !binary(body.left) ? "" : `${body.op} `;
+      return `${value(body.left, ctx)} ${op}${value(body.right, ctx)}`;
     }
     case "mangle": {
       if (!isObj(body)) break;
-      return `${value(body.key, { quote: false, hex: false })} set ${value(body.value, keyOf(body.key))}`;
+      return `${value(body.key, keyOf(body.key))} set ${value(body.value, keyOf(body.key))}`;
     }
     case "dnat":
     case "snat": {

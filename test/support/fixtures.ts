@@ -14,6 +14,7 @@ import { validateSite } from "../../lib/validate";
 export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 export const RENDER_FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "render");
 export const GOLDEN_DIR = path.join(REPO_ROOT, "test", "golden");
+export const FACTS_FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "facts");
 
 export type StackName = "home" | "office";
 
@@ -97,6 +98,14 @@ export function writeRenderFixture(dir: string, fixture: RenderFixture): void {
 export function caseDirs(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name)).sort();
+}
+
+/** One facts fixture: what a real host's read printed for an entry, and the state it parses to. */
+export interface FactsFixture {
+  description: string;
+  entry: unknown;
+  output: string;
+  state: string[];
 }
 
 /** One invalid-input fixture: a whole raw site and every problem it must report. */
