@@ -86,10 +86,10 @@ describe("bench (quick mode)", { concurrency: false }, () => {
     assert.equal(bench.code, 0, bench.output.slice(-6000));
     assert.ok(results, "latest.json was written");
     assert.deepEqual(results.errors, []);
-    for (const f of ["latest.md", "control.png", "scale.png", "flows.png", "throughput.png"]) {
-      const buf = fs.readFileSync(path.join(out, f));
-      assert.ok(buf.length > 100, `${f} is not empty`);
-      if (f.endsWith(".png")) assert.equal(buf.subarray(1, 4).toString("ascii"), "PNG", `${f} is a PNG`);
+    for (const f of ["latest.md", "control.svg", "scale.svg", "flows.svg", "throughput.svg"]) {
+      const text = fs.readFileSync(path.join(out, f), "utf8");
+      assert.ok(text.length > 100, `${f} is not empty`);
+      if (f.endsWith(".svg")) assert.match(text, /^<svg[^>]*>[\s\S]*<\/svg>\s*$/, `${f} is an SVG`);
     }
     assert.match(bench.output, /Targets \(reported, not asserted\)/);
   });
