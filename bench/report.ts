@@ -1,14 +1,15 @@
 // Turns the bench's results into what people read: text tables, the targets
-// with their verdicts, derived figures (where the time goes), PNG plots and
+// with their verdicts, derived figures (where the time goes), SVG charts and
 // the results block of bench/README.md.
 import fs from "node:fs";
 import path from "node:path";
 import type { BreakdownResult } from "./breakdown";
 import type { ControlResult, Method } from "./control";
 import type { DataResult } from "./dataplane";
-import { barChart, lineChart } from "./png";
+import { barChartSpec, lineChartSpec } from "./charts";
 import { SCALE_OPS, type ScaleResult } from "./scale";
 import { markdownTable, ms, pct, ratio, table } from "./stats";
+import { renderSvg } from "./vega";
 
 export interface Target {
   id: string;
@@ -235,17 +236,18 @@ export function markdownReport(r: Results): string {
 
 // ------------------------------------------------------------------ plots
 
-export function plots(r: Results, dir: string): string[] {
+/** Writes one SVG chart per measured section into dir; returns the files written. */
+export async function plots(r: Results, dir: string): Promise<string[]> {
   const written: string[] = [];
-  const save = (name: string, png: Buffer) => {
+  const save = async (name: string, spec: Parameters<typeof renderSvg>[0]) => {
     const f = path.join(dir, name);
-    fs.writeFileSync(f, png);
+    fs.writeFileSync(f, await renderSvg(spec));
     written.push(f);
   };
   const c = r.control;
   if (c) {
     const methods = (["pulumi", "floor", "ansible"] as const).filter((m) => Object.keys(c.times[m]).length);
-    save("control.png", barChart({
+    await save("control.svg", barChartSpec({
       title: "Control plane, home site (median)",
       yLabel: "seconds",
       categories: c.ops.map((x) => x),
@@ -254,7 +256,7 @@ export function plots(r: Results, dir: string): string[] {
   }
   const s = r.scale;
   if (s && s.points.length) {
-    save("scale.png", lineChart({
+    await save("scale.svg", lineChartSpec({
       title: `Scale: ${s.uplinks} uplinks, time vs pinned routes (median)`,
       yLabel: "seconds",
       xLabel: "pinned routes (log scale)",
@@ -268,7 +270,7 @@ export function plots(r: Results, dir: string): string[] {
   const d = r.data;
   if (d && d.splits.length) {
     const cats = d.splits.flatMap((sp) => sp.uplinks.map((u) => `${sp.label} ${u.name}`));
-    save("flows.png", barChart({
+    await save("flows.svg", barChartSpec({
       title: "Flow split: share of new connections per uplink",
       yLabel: "percent of connections",
       categories: cats,
@@ -280,13 +282,12 @@ export function plots(r: Results, dir: string): string[] {
   }
   if (d?.throughput) {
     const tp = d.throughput;
-    save("throughput.png", barChart({
+    await save("throughput.svg", barChartSpec({
       title: "Throughput LAN -> internet (iperf3)",
       yLabel: "Gbit/s",
       categories: ["plain NAT", "multiwan", ...(tp.ablation ?? []).map((a) => `multiwan, ${a.short ?? "variant"}`)],
       series: [{ name: "median throughput", values: [tp.plainMedian / 1e9, tp.gatewayMedian / 1e9, ...(tp.ablation ?? []).map((a) => a.median / 1e9)] }],
       refs: [{ value: (tp.plainMedian * 0.95) / 1e9, label: "95% of plain" }],
-      width: 760,
     }));
   }
   return written;

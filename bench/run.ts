@@ -1,7 +1,7 @@
 // `npm run bench` (node dist/bench/run.js): brings up its own lab, measures
 // the control plane (Pulumi vs the floor vs Ansible), scale (pinned routes),
 // the data plane (flow split, forwarding throughput) and where the time goes;
-// prints tables, writes bench/results/latest.json (+ latest.md, PNG plots)
+// prints tables, writes bench/results/latest.json (+ latest.md, SVG charts)
 // and refreshes the results block of bench/README.md. The lab, the stack's
 // resources and every process started are removed in `finally`.
 //
@@ -17,7 +17,7 @@
 //   BENCH_ANSIBLE=auto        auto: when installed; 1: required; 0: never
 //   BENCH_QUICK=1             smoke mode: one run, home site first up + destroy,
 //                             10 routes over 3 uplinks, 120 connections, 1 s iperf
-//   BENCH_OUT=bench/results   where latest.json/.md and the PNGs go
+//   BENCH_OUT=bench/results   where latest.json/.md and the SVG charts go
 // `node dist/bench/run.js --replot` redraws tables, Markdown and plots from
 // BENCH_OUT/latest.json without measuring.
 //
@@ -178,14 +178,14 @@ async function main(): Promise<number> {
   fs.renameSync(`${json}.tmp`, json);
   const md = markdownReport(results);
   fs.writeFileSync(path.join(opts.out, "latest.md"), md);
-  const pngs = plots(results, opts.out);
-  process.stdout.write(`\nwrote ${[json, path.join(opts.out, "latest.md"), ...pngs].map((f) => path.relative(process.cwd(), f) || f).join(", ")}\n`);
+  const charts = await plots(results, opts.out);
+  process.stdout.write(`\nwrote ${[json, path.join(opts.out, "latest.md"), ...charts].map((f) => path.relative(process.cwd(), f) || f).join(", ")}\n`);
   if (opts.updateReadme && updateReadme(path.join(REPO_ROOT, "bench", "README.md"), md)) process.stdout.write("updated the results block of bench/README.md\n");
   return errors.length ? 1 : 0;
 }
 
 /** `--replot`: tables, Markdown and plots again from BENCH_OUT/latest.json, without measuring. */
-function replot(): number {
+async function replot(): Promise<number> {
   const opts = options();
   const results = JSON.parse(fs.readFileSync(path.join(opts.out, "latest.json"), "utf8")) as Results;
   results.derived = derive(results);
@@ -193,15 +193,14 @@ function replot(): number {
   process.stdout.write(textReport(results));
   const md = markdownReport(results);
   fs.writeFileSync(path.join(opts.out, "latest.md"), md);
-  const pngs = plots(results, opts.out);
-  process.stdout.write(`\nwrote ${[path.join(opts.out, "latest.md"), ...pngs].join(", ")}\n`);
+  const charts = await plots(results, opts.out);
+  process.stdout.write(`\nwrote ${[path.join(opts.out, "latest.md"), ...charts].join(", ")}\n`);
   if (opts.updateReadme && updateReadme(path.join(REPO_ROOT, "bench", "README.md"), md)) process.stdout.write("updated the results block of bench/README.md\n");
   return 0;
 }
 
 if (require.main === module) {
-  if (process.argv[2] === "--replot") process.exit(replot());
-  main().then(
+  (process.argv[2] === "--replot" ? replot() : main()).then(
     (code) => process.exit(code),
     (e) => {
       process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# setup.sh builds the root project; the bench is its own (bench/tsconfig.json).
+npx tsc -b bench
 if ! dpkg -s ansible >/dev/null 2>&1 && [ "${BENCH_ANSIBLE:-auto}" != 0 ]; then
   echo "bench: installing ansible (the peer the benchmark compares with)"
   apt-get update -qq
