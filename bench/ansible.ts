@@ -16,7 +16,7 @@ import type { Lab } from "../lab/lab";
 import { planSite, type Plan } from "../lib/plan";
 import type { Site } from "../lib/schema";
 import type { Gateway } from "./context";
-import { check, run, scratchDir } from "./proc";
+import { check, run, scratchDir } from "../support/proc";
 
 const SYSCTL_FILE = "/etc/sysctl.d/90-multiwan.conf";
 const TABLE_NAMES_FILE = "/etc/iproute2/rt_tables.d/multiwan.conf";

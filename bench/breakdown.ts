@@ -11,9 +11,10 @@ import { renderPreflight } from "../lib/render/preflight";
 import { planResources } from "../lib/resources";
 import { SshPool, type Connection } from "../provider/ssh";
 import type { Ctx } from "./context";
-import { check, run, start } from "./proc";
+import { check, run, start } from "../support/proc";
 import { parse } from "./sites";
-import { countRe, REPO_ROOT } from "./stack";
+import { REPO_ROOT } from "../support/repoRoot";
+import { countRe } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { median, timing, type Timing } from "./stats";
 
@@ -162,7 +163,7 @@ export async function breakdownSection(ctx: Ctx, pristine: KernelState): Promise
 
   const pulumiJs = path.join(REPO_ROOT, "dist", "cli", "pulumi.js");
   const version = await rep(runs, async () => check(await run([process.execPath, pulumiJs, "version"], { cwd: REPO_ROOT, env: stack.stack.env })).ms);
-  const cli = check(await run(["bash", path.join(REPO_ROOT, "scripts", "toolchain.sh")])).stdout.trim().split("\n").pop()!;
+  const cli = check(await run(["bash", path.join(REPO_ROOT, "scripts", "toolchain.sh")], { timeoutMs: 300_000 /* a first build takes minutes */ })).stdout.trim().split("\n").pop()!;
   const bare = await rep(runs, async () => check(await run([cli, "version"], { env: stack.stack.env })).ms);
   const providerStart = await rep(runs, () => timeToFirstOutput([process.execPath, path.join(REPO_ROOT, "dist", "provider", "main.js"), "127.0.0.1:1"]));
   const programLoad = await rep(runs, async () => check(await run([process.execPath, "-e", `require(${JSON.stringify(path.join(REPO_ROOT, "dist", "index.js"))})`])).ms);

@@ -7,7 +7,7 @@ import { renderScripts } from "../lib/render";
 import { planResources, type PlannedResource } from "../lib/resources";
 import type { Site } from "../lib/schema";
 import type { Gateway } from "./context";
-import { check, run } from "./proc";
+import { check, run } from "../support/proc";
 
 const scriptsOf = (r: PlannedResource) => renderScripts(r.kind, r.entry as never);
 

@@ -16,7 +16,7 @@
 //   whoami" redirect.
 import type { Lab } from "../lab/lab";
 import { SEEN_VIA, TOPOLOGY } from "../lab/lab";
-import { check, run, start } from "./proc";
+import { check, run, start } from "../support/proc";
 
 export interface UplinkSpec {
   name: string;

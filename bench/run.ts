@@ -31,11 +31,12 @@ import { breakdownSection } from "./breakdown";
 import { labGateway, type Ctx, type Options } from "./context";
 import { controlSection } from "./control";
 import { dataSection } from "./dataplane";
-import { killAll, run, scratchDir } from "./proc";
+import { killAll, run, scratchDir } from "../support/proc";
 import { derive, markdownReport, plots, targets, textReport, updateReadme, type Results } from "./report";
 import { scaleSection } from "./scale";
 import { readSite } from "./sites";
-import { BenchStack, REPO_ROOT } from "./stack";
+import { REPO_ROOT } from "../support/repoRoot";
+import { BenchStack } from "./stack";
 import { kernelState } from "./state";
 
 const DEFAULT_OUT = path.join(REPO_ROOT, "bench", "results");
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
     if (ansibleInfo.ok && opts.nat !== "nftables") ansibleInfo = { ok: false, reason: "the Ansible peer implements nftables only" };
     if (!ansibleInfo.ok) log(`Ansible peer skipped: ${ansibleInfo.reason}`);
   }
-  const pulumiVersion = (await run([process.execPath, path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), "version"], { cwd: REPO_ROOT })).stdout.trim();
+  const pulumiVersion = (await run([process.execPath, path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), "version"], { cwd: REPO_ROOT, timeoutMs: 300_000 /* may build the CLI first */ })).stdout.trim();
 
   let lab: Lab | undefined;
   let stack: BenchStack | undefined;

@@ -5,10 +5,10 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Lab } from "../lab/lab";
 import { initLabStack, type LabStack } from "../lab/pulumiStack";
-import { check, run, type ProcResult } from "./proc";
+import { check, run, type RunResult } from "../support/proc";
+import { REPO_ROOT } from "../support/repoRoot";
 import { writeSite, type RawSite } from "./sites";
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const PULUMI = path.join(REPO_ROOT, "dist", "cli", "pulumi.js");
 
 export class BenchStack {
@@ -28,7 +28,7 @@ export class BenchStack {
     writeSite(this.stack.configFile, site);
   }
 
-  async pulumi(args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<ProcResult> {
+  async pulumi(args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
     const r = await run([process.execPath, PULUMI, ...args, ...this.stack.args, "--non-interactive"], { cwd: REPO_ROOT, env: { ...this.stack.env, ...env }, timeoutMs });
     this.commands++;
     if (r.code !== 0 && /Channel open failure/.test(r.stdout + r.stderr)) {

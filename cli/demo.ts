@@ -6,8 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { Lab, SEEN_VIA, labUp } from "../lab/lab";
 import { initLabStack } from "../lab/pulumiStack";
+import { REPO_ROOT } from "../support/repoRoot";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const keep = process.argv.includes("--keep");
 
 function banner(text: string) {

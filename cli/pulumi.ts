@@ -7,9 +7,8 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { REPO_ROOT } from "../support/repoRoot";
 import { findProjectDir, programFromFile, resolveProgramFile, startLanguageHost, type LanguageHost } from "./languageHost";
-
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 /** The commands that take `--client` (an already-running language host), with their aliases. */
 const PROGRAM_COMMANDS = new Set(["up", "update", "preview", "pre", "destroy", "down", "dn", "refresh"]);

@@ -6,8 +6,8 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { REPO_ROOT } from "../support/repoRoot";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const PULUMI = path.join(REPO_ROOT, "dist", "cli", "pulumi.js");
 
 export interface LabStack {

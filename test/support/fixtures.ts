@@ -1,6 +1,6 @@
 // Fixture helpers for the unit tests: the repository's stack files as sites,
 // the render fixtures under test/fixtures/render, and small site edits.
-// Compiled to dist/test/support/, so every path is resolved from the repo root.
+// Every path is resolved from the repository root (the source tree, not dist/).
 import fs from "node:fs";
 import path from "node:path";
 import { readStackFile } from "../../cli/stackFile";
@@ -9,9 +9,8 @@ import { planResources, type PlannedResource } from "../../lib/resources";
 import { renderScripts, type ResourceKind, type EntryByKind } from "../../lib/render";
 import type { Site } from "../../lib/schema";
 import { validateSite } from "../../lib/validate";
+import { REPO_ROOT } from "../../support/repoRoot";
 
-/** dist/test/support -> the repository (the source tree, not dist/). */
-export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 export const RENDER_FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "render");
 export const GOLDEN_DIR = path.join(REPO_ROOT, "test", "golden");
 export const FACTS_FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "facts");

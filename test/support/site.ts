@@ -3,6 +3,7 @@
 // them exactly as MultiWanGateway builds them.
 import * as path from "path";
 import { readStackFile } from "../../cli/stackFile";
+import { REPO_ROOT } from "../../support/repoRoot";
 import { Plan, planSite } from "../../lib/plan";
 import type { EntryByKind, ResourceKind } from "../../lib/render";
 import { PlannedResource, planResources } from "../../lib/resources";
@@ -11,8 +12,6 @@ import { parseSiteOrThrow } from "../../lib/validate";
 import { SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";
 import type { Connection } from "../../provider/ssh";
 
-/** The repository root (this file runs from dist/test/support). */
-export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 
 export type SiteName = "home" | "office";
 
