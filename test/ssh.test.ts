@@ -75,16 +75,17 @@ test("fingerprints match node crypto and ssh-keygen -lf", () => {
   if (keygen !== undefined) assert.equal(fp, keygen);
   // ssh-keyscan's "<host> <type> <key>" form is accepted too.
   assert.ok(parseHostKey(`192.0.2.1 ${line}`).blob.equals(parsed.blob));
+  assert.ok(parseHostKey(`[192.0.2.1]:2222 ${line}`).blob.equals(parsed.blob));
 });
 
-test("parseHostKey rejects malformed lines with a clear message", () => {
+test("parseHostKey throws the site schema's sentence for a malformed line", () => {
   const { public: line } = generateKeyPair("ed25519");
   const b64 = line.split(" ")[1];
-  assert.throws(() => parseHostKey(""), /expected a line like "ssh-ed25519/);
-  assert.throws(() => parseHostKey(`ssh-foo ${b64}`), /unsupported type "ssh-foo"/);
-  assert.throws(() => parseHostKey(`ssh-ed25519 not*base64`), /not base64/);
-  assert.throws(() => parseHostKey(`ecdsa-sha2-nistp256 ${b64}`), /says ecdsa-sha2-nistp256 but its key data is ssh-ed25519/);
-  assert.throws(() => parseHostKey(`ssh-ed25519 ${b64.slice(0, 8)}`), /truncated or malformed/);
+  assert.throws(() => parseHostKey(""), /^Error: invalid host key: must be one line "<type> <base64 key> \[comment\]"/);
+  assert.throws(() => parseHostKey(`ssh-foo ${b64}`), /key type "ssh-foo" is not supported/);
+  assert.throws(() => parseHostKey(`ssh-ed25519 not*base64`), /must be one line/);
+  assert.throws(() => parseHostKey(`ecdsa-sha2-nistp256 ${b64}`), /the key data is a "ssh-ed25519" key, not "ecdsa-sha2-nistp256": the line is mispasted/);
+  assert.throws(() => parseHostKey(`ssh-ed25519 ${b64.slice(0, 8)}`), /the key's base64 text is damaged/);
 });
 
 test("the pinned host key is accepted and the script is piped to sh -s", async () => {
@@ -94,6 +95,16 @@ test("the pinned host key is accepted and the script is piped to sh -s", async (
     assert.deepEqual(fake.scripts, ["echo hello\n"]);
     assert.deepEqual(fake.commands, ["sh -s"]);
     assert.deepEqual(warnings, []);
+  });
+});
+
+test("a host key pinned as ssh-keyscan prints it (host first, any port) is the same pin", async () => {
+  await withHost({}, async (fake, pool) => {
+    for (const hostKey of [`127.0.0.1 ${fake.hostKeyLine}`, `[127.0.0.1]:${fake.port} ${fake.hostKeyLine} root@gw`]) {
+      assert.equal((await pool.run(fake.connection({ hostKey }), "true")).code, 0, hostKey);
+    }
+    const wrong = `[127.0.0.1]:${fake.port} ${generateKeyPair("ed25519").public}`;
+    await assert.rejects(pool.run(fake.connection({ hostKey: wrong }), "true"), HostKeyMismatchError);
   });
 });
 
