@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { REPO_ROOT } from "./support/cli";
+import { REPO_ROOT } from "../support/cli";
 
 interface BenchRun {
   code: number | null;

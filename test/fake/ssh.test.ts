@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
-import { generateKeyPair } from "./support/keys";
-import { HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../provider/ssh";
-import { fingerprint, parseHostKey } from "../provider/hostKey";
-import { startFakeHost, FakeHost } from "./support/fakeHost";
+import { generateKeyPair } from "../support/keys";
+import { HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../../provider/ssh";
+import { fingerprint, parseHostKey } from "../../provider/hostKey";
+import { startFakeHost, FakeHost } from "../support/fakeHost";
 
 /** Fingerprint computed here without the module under test: sha256 of the base64-decoded key field. */
 function independentFingerprint(line: string): string {

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT, assertSuccess, runPulumi } from "./support/cli";
+import { REPO_ROOT, assertSuccess, runPulumi } from "../support/cli";
 
 test("offline preview of the home stack lists every planned resource", async () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "mw-preview-"));

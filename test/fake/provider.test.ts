@@ -4,13 +4,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "crypto";
-import { generateKeyPair } from "./support/keys";
-import { canonicalState, expectedState, renderScripts } from "../lib/render";
-import { MultiwanProvider } from "../provider/provider";
-import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../provider/secrets";
-import { SshPool } from "../provider/ssh";
-import { FakeHost, FakeReply, startFakeHost } from "./support/fakeHost";
-import { connectionInput, loadPlan, planned, resourceCases, resourceInputs, urnOf, wrapSecret } from "./support/site";
+import { generateKeyPair } from "../support/keys";
+import { canonicalState, expectedState, renderScripts } from "../../lib/render";
+import { MultiwanProvider } from "../../provider/provider";
+import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";
+import { SshPool } from "../../provider/ssh";
+import { FakeHost, FakeReply, startFakeHost } from "../support/fakeHost";
+import { connectionInput, loadPlan, planned, resourceCases, resourceInputs, urnOf, wrapSecret } from "../support/site";
 
 // ---- secrets: one client key for the whole file, and everything that could leak it ----
 
