@@ -14,6 +14,7 @@ export function sh(value: string | number): string {
 /**
  * The prelude: strict mode, a stable locale, a step name for every error,
  * every change logged to stderr as "+ command", and the normalised readers.
+ * (An sh `${...}` is written `${"${...}"}` here: this is a template literal.)
  */
 export const PRELUDE = String.raw`set -eu
 export LC_ALL=C
@@ -43,8 +44,10 @@ mw_rule() {
   [ "$(mw_rules "$1")" = "$mw_want" ] && return 0
   while ip rule del pref "$1" protocol "$3" 2>/dev/null; do printf '+ ip rule del pref %s protocol %s\n' "$1" "$3" >&2; done
   [ -z "$(mw_rules "$1")" ] || die "priority $1 holds a rule multiwan did not add: $(mw_rules "$1")"
-  # shellcheck disable=SC2086 # $2 is a validated list of selector words
-  run ip rule add pref "$1" $(printf '%s' "$2" | sed 's/^from all //') protocol "$3"
+  # ip rule shows a rule without a "from" as "from all": add it without one.
+  mw_sel=${"${2#from all }"}
+  # shellcheck disable=SC2086 # split on purpose: $mw_sel is a validated list of selector words
+  run ip rule add pref "$1" $mw_sel protocol "$3"
 }
 # Deletes every rule of ours at priority $1.
 mw_unrule() { while ip rule del pref "$1" protocol "$2" 2>/dev/null; do printf '+ ip rule del pref %s protocol %s\n' "$1" "$2" >&2; done; }
