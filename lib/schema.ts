@@ -65,6 +65,7 @@ export const host = z.strictObject({
   ),
   port: z.number().int({ error: "must be a whole number" }).min(1).max(65535, { error: "must be a TCP port, 1 to 65535" }).default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a Unix user name like root or netadmin" }).default("root"),
+  // The one host-key parser (lib/publicKey.ts), which the SSH pool uses too.
   hostKey: z.string().superRefine((s, ctx) => {
     const parsed = parsePublicKeyLine(s);
     if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });

@@ -1,12 +1,18 @@
 // The multiwan provider: a thin dispatcher from the engine's calls to the
 // shared lifecycle, keyed by the resource type in the URN. SSH lives in one
 // session pool per provider process, closed when the engine shuts us down.
+import fs from "node:fs";
+import path from "node:path";
 import * as provider from "@pulumi/pulumi/provider";
 import { ResourceKind, isResourceKind } from "../lib/render";
 import { Lifecycle, check, diff } from "./lifecycle";
 import { SshPool } from "./ssh";
 
-export const PROVIDER_VERSION = "0.1.0";
+// What the engine records as the plugin's version: package.json's, so a
+// release bump there is the only edit (a copy here had to be kept in step).
+// This file runs compiled, from dist/provider/.
+const PACKAGE_JSON = path.join(__dirname, "..", "..", "package.json");
+export const PROVIDER_VERSION: string = JSON.parse(fs.readFileSync(PACKAGE_JSON, "utf8")).version;
 
 /** "urn:pulumi:home::multiwan::multiwan:index:MultiWanGateway$multiwan:index:RoutingTable::home-table-isp1" */
 export function parseUrn(urn: string): { kind: ResourceKind; name: string } {

@@ -388,10 +388,14 @@ export class SshPool {
   }
 }
 
-/** A session could not be opened; nothing ran. Retried once when the connection was gone. */
 /** Refused channels are asked for again this often (20 ms, doubling: about 1.3 s in all). */
 const CHANNEL_RETRIES = 6;
 
+/**
+ * A session could not be opened; nothing ran. run() retries it once on a new
+ * connection when the connection was gone, and up to CHANNEL_RETRIES times
+ * with backoff when sshd refused the channel on a live one.
+ */
 class ChannelOpenError extends Error {
   constructor(
     readonly target: string,

@@ -12,4 +12,6 @@ if ! dpkg -s ansible >/dev/null 2>&1 && [ "${BENCH_ANSIBLE:-auto}" != 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible
 fi
+# Installed above, so a peer that cannot run is an error, not a quiet skip.
+export BENCH_ANSIBLE="${BENCH_ANSIBLE:-1}"
 exec node dist/bench/run.js "$@"

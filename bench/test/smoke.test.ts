@@ -1,11 +1,13 @@
 // Smoke test of the bench (issue 7), so it cannot rot (`npm run bench:test`,
 // not `npm test`: the bench is its own project): `node dist/bench/run.js`
-// in quick mode (one run; home site first up + destroy beside the floor and,
-// when installed, Ansible; 10 routes over 3 uplinks; 120 connections per
-// split; 1 s of iperf3) into a scratch directory. Figures are not asserted
-// (wall time on a shared 2-core machine means nothing); that every section
-// produced them, that all methods reached the same kernel state, and that
-// nothing was left behind, is.
+// in quick mode (one run; home site first up + destroy beside the floor; 10
+// routes over 3 uplinks; 120 connections per split; 1 s of iperf3) into a
+// scratch directory. Figures are not asserted (wall time on a shared 2-core
+// machine means nothing); that every section produced them, that both
+// methods reached the same kernel state, and that nothing was left behind, is.
+// The Ansible peer is left out: Ansible belongs to `npm run bench`, which
+// installs it and fails when the peer's kernel state differs (bench/control.ts),
+// not to the tests, which neither install it nor should pass without it.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -63,8 +65,6 @@ function processes(): { pid: number; pgid: number; cmd: string }[] {
   return out;
 }
 
-const haveAnsible = spawnSync("ansible-playbook", ["--version"], { stdio: "ignore" }).status === 0;
-
 describe("bench (quick mode)", { concurrency: false }, () => {
   let out: string;
   let bench: BenchRun;
@@ -73,7 +73,7 @@ describe("bench (quick mode)", { concurrency: false }, () => {
 
   before(async () => {
     out = fs.mkdtempSync(path.join(os.tmpdir(), "mwbench-test-"));
-    bench = await runBench({ BENCH_QUICK: "1", BENCH_RUNS: "1", BENCH_OUT: out, BENCH_README: "0", BENCH_ANSIBLE: haveAnsible ? "1" : "0" }, 110_000);
+    bench = await runBench({ BENCH_QUICK: "1", BENCH_RUNS: "1", BENCH_OUT: out, BENCH_README: "0", BENCH_ANSIBLE: "0" }, 110_000);
     const file = path.join(out, "latest.json");
     if (fs.existsSync(file)) results = JSON.parse(fs.readFileSync(file, "utf8"));
   });
@@ -101,18 +101,6 @@ describe("bench (quick mode)", { concurrency: false }, () => {
       for (const op of ["first up", "destroy"]) assert.ok(c.times[m][op]?.median > 0, `${m} ${op} was timed`);
     }
     assert.ok(c.stateChecks.compared >= 3);
-    assert.deepEqual(c.stateChecks.mismatches, []);
-  });
-
-  test("the Ansible peer reaches the same kernel state", (t) => {
-    if (!haveAnsible) {
-      t.skip("ansible-playbook is not installed (Debian: apt-get install -y ansible)");
-      return;
-    }
-    const c = results?.control;
-    assert.ok(c?.times.ansible["first up"]?.median > 0, "ansible first up was timed");
-    assert.ok(c.times.ansible.destroy?.median > 0, "ansible destroy was timed");
-    assert.ok(c.ansibleRecaps["first up"].changed > 0);
     assert.deepEqual(c.stateChecks.mismatches, []);
   });
 

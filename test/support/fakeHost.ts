@@ -2,7 +2,8 @@
 // test process on 127.0.0.1. It accepts publickey auth for one key, records
 // every script a client pipes to an exec channel, and answers with whatever
 // `respond` says (exit code, stdout, stderr, delay). Resource tests use it to
-// script gateway behaviour, e.g. answering a facts script with JSON.
+// script gateway behaviour, e.g. failing the preflight or the apply step, or
+// answering a read script with the live kernel state.
 
 import { createServer, Server as NetServer, Socket } from "net";
 import { Server as SshServer, utils as sshUtils, ParsedKey, ServerChannel } from "ssh2";

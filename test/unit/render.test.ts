@@ -18,6 +18,7 @@ import {
 } from "../support/fixtures";
 import { planSite } from "../../lib/plan";
 import { planResources } from "../../lib/resources";
+import { requireTool } from "../support/tools";
 
 const REGENERATE = "npx tsc -b && node dist/test/fixtures/render/regenerate.js (then review git diff test/fixtures/render)";
 
@@ -288,8 +289,8 @@ describe("every rendered script is valid shell", () => {
   const scripts = ALL.flatMap((r) => (["apply", "remove", "read"] as const).map((part) => ({ name: `${r.name} ${part}`, text: r[part] })));
 
   for (const shell of ["sh", "bash"]) {
-    const available = spawnSync(shell, ["-c", "true"]).status === 0;
-    test(`${shell} -n accepts all ${scripts.length} scripts (both stacks, both NAT backends, the custom site)`, { skip: available ? false : `${shell} is not installed` }, () => {
+    test(`${shell} -n accepts all ${scripts.length} scripts (both stacks, both NAT backends, the custom site)`, (t) => {
+      if (!requireTool(t, shell, shell === "sh" ? "dash" : shell)) return;
       const bad: string[] = [];
       for (const s of scripts) {
         const out = spawnSync(shell, ["-n"], { input: s.text, encoding: "utf8" });
@@ -299,8 +300,8 @@ describe("every rendered script is valid shell", () => {
     });
   }
 
-  const shellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
-  test("shellcheck finds nothing (warnings and errors)", { skip: shellcheck ? false : "shellcheck is not installed" }, () => {
+  test("shellcheck finds nothing (warnings and errors)", (t) => {
+    if (!requireTool(t, "shellcheck", "shellcheck")) return;
     const bad: string[] = [];
     for (const s of scripts) {
       const out = spawnSync("shellcheck", ["-s", "sh", "-S", "warning", "-"], { input: s.text, encoding: "utf8" });

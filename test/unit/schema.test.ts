@@ -142,6 +142,8 @@ describe("valid edge cases", () => {
     ["a DNS name as host address", (s) => { s.host.address = "gw-1.example.net"; }],
     ["no host key with insecureIgnoreHostKey: true", (s) => { delete s.host.hostKey; s.host.insecureIgnoreHostKey = true; }],
     ["a host key with a comment", (s) => { s.host.hostKey += " root@gateway"; }],
+    ["a host key as ssh-keyscan prints it, host first", (s) => { s.host.hostKey = `192.168.3.100 ${s.host.hostKey}`; }],
+    ["a host key as ssh-keyscan prints it for another port", (s) => { s.host.hostKey = `[192.168.3.100]:2222 ${s.host.hostKey} root@gateway`; }],
     ["VLAN and bridge interface names", (s) => { s.lan.interface = "br-lan"; s.uplinks[0].interface = "eth1.100"; s.uplinks[1].interface = "wan_2=x+y"; }],
     ["a 15-character interface name", (s) => { s.uplinks[0].interface = "a".repeat(15); }],
     ["a 15-character uplink name with digits and dashes", (s) => { s.uplinks[0].name = "fibre-2-backup0"; s.pinnedRoutes = []; }],
@@ -292,7 +294,7 @@ const INVALID: InvalidCase[] = [
   { name: "a key line whose type does not match its data", edit: (s) => { s.host.hostKey = s.host.hostKey.replace("ssh-ed25519", "ssh-rsa"); }, path: "host.hostKey", message: 'the key data is a "ssh-ed25519" key, not "ssh-rsa"' },
   { name: "an ecdsa line with an ed25519 key's data", edit: (s) => { s.host.hostKey = s.host.hostKey.replace("ssh-ed25519", "ecdsa-sha2-nistp256"); }, path: "host.hostKey", message: "the line is mispasted" },
   { name: "two key lines", edit: (s) => { s.host.hostKey = `${s.host.hostKey}\n${s.host.hostKey}`; }, path: "host.hostKey", message: "must be one line" },
-  { name: "a known_hosts line with the host name first", edit: (s) => { s.host.hostKey = `192.168.3.100 ${s.host.hostKey}`; }, path: "host.hostKey", message: "must be one line" },
+  { name: "a line with a host field but no key", edit: (s) => { s.host.hostKey = "192.168.3.100 ssh-ed25519"; }, path: "host.hostKey", message: "must be one line" },
   { name: "no host key and no opt-out", edit: (s) => { delete s.host.hostKey; }, path: "host.hostKey", message: "is required: the gateway's public host key" },
   { name: "no host key and an opt-out that is not true", edit: (s) => { delete s.host.hostKey; s.host.insecureIgnoreHostKey = false; }, path: "host.hostKey", message: "host.insecureIgnoreHostKey: true to skip the check" },
 

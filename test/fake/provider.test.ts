@@ -4,13 +4,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "crypto";
-import { generateKeyPair } from "./support/keys";
-import { expectedState, renderScripts } from "../lib/render";
-import { MultiwanProvider } from "../provider/provider";
-import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../provider/secrets";
-import { SshPool } from "../provider/ssh";
-import { FakeHost, FakeReply, startFakeHost } from "./support/fakeHost";
-import { connectionInput, loadPlan, planned, resourceCases, resourceInputs, urnOf, wrapSecret } from "./support/site";
+import { readFileSync } from "fs";
+import { join } from "path";
+import { generateKeyPair } from "../support/keys";
+import { expectedState, renderScripts } from "../../lib/render";
+import { MultiwanProvider } from "../../provider/provider";
+import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";
+import { SshPool } from "../../provider/ssh";
+import { REPO_ROOT } from "../support/cli";
+import { FakeHost, FakeReply, startFakeHost } from "../support/fakeHost";
+import { connectionInput, loadPlan, planned, resourceCases, resourceInputs, urnOf, wrapSecret } from "../support/site";
 
 // ---- secrets: one client key for the whole file, and everything that could leak it ----
 
@@ -572,4 +575,9 @@ test("the private key never appears in errors, warnings, stderr or outputs", () 
   assertNoKey(everything, SECRET_KEY);
   // The key does appear in its wrapped form in the outputs (checked above), and only there.
   assert.ok(!everything.includes("PRIVATE KEY"), "no private key header in any message");
+});
+
+test("the provider reports package.json's version to the engine", () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+  assert.equal(new MultiwanProvider(new SshPool()).version, pkg.version);
 });

@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { REPO_ROOT, assertSuccess, describeRun, runInTerminal, runPulumi, stripAnsi, PULUMI_ENTRY, type RunResult } from "./support/cli";
+import { REPO_ROOT, assertSuccess, describeRun, runInTerminal, runPulumi, stripAnsi, PULUMI_ENTRY, type RunResult } from "../support/cli";
 
 const FIXTURE = path.join(REPO_ROOT, "test", "fixtures", "lifecycle");
 const URN = (name: string) => `urn:pulumi:dev::lifecycle::recorder:index:Thing::${name}`;

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "ssh2";
-import { downLab, findLabNames, guardLab, Lab, labUp, run, SEEN_VIA, TOPOLOGY } from "../lab/lab";
+import { downLab, findLabNames, guardLab, Lab, labUp, run, SEEN_VIA, TOPOLOGY } from "../../lab/lab";
 
 let lab: Lab | undefined;
 const hadSshDir = fs.existsSync(`${process.env.HOME ?? "/root"}/.ssh`);
@@ -248,7 +248,7 @@ test("reboot keeps the disk and the host key, drops runtime state", async () => 
 
 test("down after a crash: a lab whose creator was SIGKILLed is found and removed by name alone", async () => {
   // a separate process brings a lab up and is killed without any teardown
-  const script = `require(${JSON.stringify(path.join(__dirname, "..", "lab", "lab.js"))}).labUp({log: () => {}}).then((l) => { process.stdout.write(l.name + "\\n"); setInterval(() => {}, 1000); })`;
+  const script = `require(${JSON.stringify(path.join(__dirname, "..", "..", "lab", "lab.js"))}).labUp({log: () => {}}).then((l) => { process.stdout.write(l.name + "\\n"); setInterval(() => {}, 1000); })`;
   const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
   const name = await new Promise<string>((resolve, reject) => {
     let out = "";

@@ -1,6 +1,6 @@
 // SshPool against a fake SSH host (ssh2's Server on 127.0.0.1 in this process).
 
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "crypto";
 import { spawnSync } from "child_process";
@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
-import { generateKeyPair } from "./support/keys";
-import { HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../provider/ssh";
-import { fingerprint, parseHostKey } from "../provider/hostKey";
-import { startFakeHost, FakeHost } from "./support/fakeHost";
+import { generateKeyPair } from "../support/keys";
+import { HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../../provider/ssh";
+import { fingerprint, parseHostKey } from "../../provider/hostKey";
+import { startFakeHost, FakeHost } from "../support/fakeHost";
+import { requireTool } from "../support/tools";
 
 /** Fingerprint computed here without the module under test: sha256 of the base64-decoded key field. */
 function independentFingerprint(line: string): string {
@@ -19,14 +20,18 @@ function independentFingerprint(line: string): string {
   return "SHA256:" + createHash("sha256").update(Buffer.from(b64, "base64")).digest("base64").replace(/=+$/, "");
 }
 
-/** What `ssh-keygen -lf` prints for this line, or undefined when ssh-keygen is not installed. */
-function sshKeygenFingerprint(line: string): string | undefined {
+/**
+ * What `ssh-keygen -lf` prints for this line. Undefined only when ssh-keygen
+ * is missing on a workstation, which marks the test skipped (see requireTool).
+ */
+function sshKeygenFingerprint(t: TestContext, line: string): string | undefined {
+  if (!requireTool(t, "ssh-keygen", "openssh-client")) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "mw-ssh-test-"));
   try {
     const file = join(dir, "key.pub");
     writeFileSync(file, line + "\n");
     const r = spawnSync("ssh-keygen", ["-lf", file], { encoding: "utf8" });
-    if (r.error || r.status !== 0) return undefined;
+    assert.equal(r.status, 0, `ssh-keygen -lf refused the key: ${r.stderr}`);
     return r.stdout.split(/\s+/)[1]; // "256 SHA256:xxx comment (ED25519)"
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -63,7 +68,7 @@ function assertNoSecret(text: string, privateKey: string): void {
   for (const line of body) assert.ok(!text.includes(line), `private key material leaked into: ${text}`);
 }
 
-test("fingerprints match node crypto and ssh-keygen -lf", () => {
+test("fingerprints match node crypto and ssh-keygen -lf", (t) => {
   const { public: line } = generateKeyPair("ed25519", { comment: "gw" });
   const parsed = parseHostKey(line);
   assert.equal(parsed.type, "ssh-ed25519");
@@ -71,20 +76,21 @@ test("fingerprints match node crypto and ssh-keygen -lf", () => {
   const fp = fingerprint(parsed.blob);
   assert.match(fp, /^SHA256:[A-Za-z0-9+/]{43}$/);
   assert.equal(fp, independentFingerprint(line));
-  const keygen = sshKeygenFingerprint(line);
+  const keygen = sshKeygenFingerprint(t, line);
   if (keygen !== undefined) assert.equal(fp, keygen);
   // ssh-keyscan's "<host> <type> <key>" form is accepted too.
   assert.ok(parseHostKey(`192.0.2.1 ${line}`).blob.equals(parsed.blob));
+  assert.ok(parseHostKey(`[192.0.2.1]:2222 ${line}`).blob.equals(parsed.blob));
 });
 
-test("parseHostKey rejects malformed lines with a clear message", () => {
+test("parseHostKey throws the site schema's sentence for a malformed line", () => {
   const { public: line } = generateKeyPair("ed25519");
   const b64 = line.split(" ")[1];
-  assert.throws(() => parseHostKey(""), /expected a line like "ssh-ed25519/);
-  assert.throws(() => parseHostKey(`ssh-foo ${b64}`), /unsupported type "ssh-foo"/);
-  assert.throws(() => parseHostKey(`ssh-ed25519 not*base64`), /not base64/);
-  assert.throws(() => parseHostKey(`ecdsa-sha2-nistp256 ${b64}`), /says ecdsa-sha2-nistp256 but its key data is ssh-ed25519/);
-  assert.throws(() => parseHostKey(`ssh-ed25519 ${b64.slice(0, 8)}`), /truncated or malformed/);
+  assert.throws(() => parseHostKey(""), /^Error: invalid host key: must be one line "<type> <base64 key> \[comment\]"/);
+  assert.throws(() => parseHostKey(`ssh-foo ${b64}`), /key type "ssh-foo" is not supported/);
+  assert.throws(() => parseHostKey(`ssh-ed25519 not*base64`), /must be one line/);
+  assert.throws(() => parseHostKey(`ecdsa-sha2-nistp256 ${b64}`), /the key data is a "ssh-ed25519" key, not "ecdsa-sha2-nistp256": the line is mispasted/);
+  assert.throws(() => parseHostKey(`ssh-ed25519 ${b64.slice(0, 8)}`), /the key's base64 text is damaged/);
 });
 
 test("the pinned host key is accepted and the script is piped to sh -s", async () => {
@@ -97,7 +103,17 @@ test("the pinned host key is accepted and the script is piped to sh -s", async (
   });
 });
 
-test("a wrong pinned key is refused with both SHA256 fingerprints", async () => {
+test("a host key pinned as ssh-keyscan prints it (host first, any port) is the same pin", async () => {
+  await withHost({}, async (fake, pool) => {
+    for (const hostKey of [`127.0.0.1 ${fake.hostKeyLine}`, `[127.0.0.1]:${fake.port} ${fake.hostKeyLine} root@gw`]) {
+      assert.equal((await pool.run(fake.connection({ hostKey }), "true")).code, 0, hostKey);
+    }
+    const wrong = `[127.0.0.1]:${fake.port} ${generateKeyPair("ed25519").public}`;
+    await assert.rejects(pool.run(fake.connection({ hostKey: wrong }), "true"), HostKeyMismatchError);
+  });
+});
+
+test("a wrong pinned key is refused with both SHA256 fingerprints", async (t) => {
   await withHost({}, async (fake, pool) => {
     const wrong = generateKeyPair("ed25519").public;
     const err = await pool.run(fake.connection({ hostKey: wrong }), "true").then(
@@ -114,7 +130,7 @@ test("a wrong pinned key is refused with both SHA256 fingerprints", async () => 
       ),
       err.message,
     );
-    const keygen = sshKeygenFingerprint(fake.hostKeyLine);
+    const keygen = sshKeygenFingerprint(t, fake.hostKeyLine);
     if (keygen !== undefined) assert.ok(err.message.includes(keygen));
     assert.deepEqual(fake.scripts, [], "nothing may run on a host that failed verification");
     assert.equal(fake.authentications, 0, "the handshake stops before we authenticate to an unverified server");

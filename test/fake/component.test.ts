@@ -7,13 +7,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
-import program, { MultiWanGateway } from "../index";
-import { planResources } from "../lib/resources";
-import { planSite } from "../lib/plan";
-import type { Site } from "../lib/schema";
-import { parseSiteOrThrow } from "../lib/validate";
-import { SECRET_SIG, SECRET_SIG_KEY, isSecret, reveal } from "../provider/secrets";
-import { loadSite, rawSite, SiteName } from "./support/site";
+import program, { MultiWanGateway } from "../../index";
+import { planResources } from "../../lib/resources";
+import { planSite } from "../../lib/plan";
+import type { Site } from "../../lib/schema";
+import { parseSiteOrThrow } from "../../lib/validate";
+import { SECRET_SIG, SECRET_SIG_KEY, isSecret, reveal } from "../../provider/secrets";
+import { loadSite, rawSite, SiteName } from "../support/site";
 
 interface Registration {
   type: string;
