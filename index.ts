@@ -5,6 +5,7 @@
 // Pulumi program can build several gateways.
 import * as pulumi from "@pulumi/pulumi";
 import { MultiWanGateway } from "./components/gateway";
+import type { Site } from "./lib/schema";
 import { SiteValidationError, parseSiteOrThrow } from "./lib/validate";
 
 export { MultiWanGateway, GatewayResource } from "./components/gateway";
@@ -15,7 +16,7 @@ export type { Site, SiteInput } from "./lib/schema";
 export default async function multiwan() {
   const stack = pulumi.getStack();
   const config = new pulumi.Config("multiwan");
-  let site;
+  let site: Site;
   try {
     site = parseSiteOrThrow(config.requireObject("site"), `multiwan:site of stack "${stack}"`);
   } catch (err) {

@@ -286,7 +286,7 @@ export interface AnsibleRun {
 
 /** ansible-playbook and the ansible.posix collection (for the sysctl module). */
 export async function ansibleAvailable(): Promise<{ ok: boolean; version?: string; reason?: string }> {
-  let v;
+  let v: Awaited<ReturnType<typeof run>>;
   try {
     v = await run(["ansible-playbook", "--version"], { timeoutMs: 30_000 });
   } catch {

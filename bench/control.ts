@@ -44,7 +44,10 @@ export async function controlSection(ctx: Ctx, pristine: KernelState): Promise<C
   const ops: ControlOp[] = opts.quick ? ["first up", "destroy"] : [...CONTROL_OPS];
   const runs = opts.quick ? 1 : opts.runs;
   const samples: Record<Method, Partial<Record<ControlOp, number[]>>> = { pulumi: {}, floor: {}, ansible: {} };
-  const add = (m: Method, op: ControlOp, ms: number) => (samples[m][op] ??= []).push(ms);
+  const add = (m: Method, op: ControlOp, ms: number) => {
+    samples[m][op] ??= [];
+    samples[m][op].push(ms);
+  };
   const checks = new StateChecks();
   const recaps: Record<string, { ok: number; changed: number; skipped: number }> = {};
   const has = (op: ControlOp) => ops.includes(op);

@@ -60,9 +60,9 @@ export async function extendLab(lab: Lab, count: number): Promise<void> {
       `addr add 192.168.${k + 1}.1/24 dev eth${k}`,
       `link set eth${k} up`,
     ];
-    check(await run(["ip", "-n", gw, "-batch", "-"], { input: batchGw.join("\n") + "\n" }), `add eth${k} to ${gw}`);
+    check(await run(["ip", "-n", gw, "-batch", "-"], { input: `${batchGw.join("\n")}\n` }), `add eth${k} to ${gw}`);
     const batchM1 = [`addr add 192.168.${k + 1}.254/24 dev lan${k}`, `link set lan${k} up`, `addr add ${seenVia(`isp${k}`)}/24 dev wan`];
-    check(await run(["ip", "-n", m1, "-batch", "-"], { input: batchM1.join("\n") + "\n" }), `configure lan${k} in ${m1}`);
+    check(await run(["ip", "-n", m1, "-batch", "-"], { input: `${batchM1.join("\n")}\n` }), `configure lan${k} in ${m1}`);
   }
   if (snat.length) {
     const nft = [
@@ -75,7 +75,7 @@ export async function extendLab(lab: Lab, count: number): Promise<void> {
       `\t}`,
       `}`,
     ].join("\n");
-    check(await run(["ip", "netns", "exec", m1, "nft", "-f", "-"], { input: nft + "\n" }), `nft in ${m1}`);
+    check(await run(["ip", "netns", "exec", m1, "nft", "-f", "-"], { input: `${nft}\n` }), `nft in ${m1}`);
   }
 }
 
@@ -137,7 +137,7 @@ export async function startIperfServer(lab: Lab): Promise<IperfServer> {
     `\t}`,
     `}`,
   ].join("\n");
-  check(await run(["ip", "netns", "exec", net, "nft", "-f", "-"], { input: nft + "\n" }), `nft in ${net}`);
+  check(await run(["ip", "netns", "exec", net, "nft", "-f", "-"], { input: `${nft}\n` }), `nft in ${net}`);
   const server = start(["ip", "netns", "exec", net, "iperf3", "-s", "-B", IPERF_TARGET, "-p", String(IPERF_PORT)]);
   for (let i = 0; i < 100; i++) {
     const r = await run(["ip", "netns", "exec", net, "ss", "-Hltn", `sport = :${IPERF_PORT}`]);

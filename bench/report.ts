@@ -221,7 +221,7 @@ export function textReport(r: Results): string {
   const cn = channelNote(r);
   if (cn) parts.push(cn);
   if (r.errors.length) parts.push(`Errors:\n${r.errors.map((e) => `  - ${e}`).join("\n")}`);
-  return parts.join("\n\n") + "\n";
+  return `${parts.join("\n\n")}\n`;
 }
 
 export function markdownReport(r: Results): string {
@@ -231,7 +231,7 @@ export function markdownReport(r: Results): string {
   const cn = channelNote(r);
   if (cn) parts.push(cn);
   if (r.errors.length) parts.push(`**Errors**\n\n${r.errors.map((e) => `- ${e}`).join("\n")}`);
-  return [head, ...parts].join("\n\n") + "\n";
+  return `${[head, ...parts].join("\n\n")}\n`;
 }
 
 // ------------------------------------------------------------------ plots
@@ -255,7 +255,7 @@ export async function plots(r: Results, dir: string): Promise<string[]> {
     }));
   }
   const s = r.scale;
-  if (s && s.points.length) {
+  if (s?.points.length) {
     await save("scale.svg", lineChartSpec({
       title: `Scale: ${s.uplinks} uplinks, time vs pinned routes (median)`,
       yLabel: "seconds",
@@ -268,7 +268,7 @@ export async function plots(r: Results, dir: string): Promise<string[]> {
     }));
   }
   const d = r.data;
-  if (d && d.splits.length) {
+  if (d?.splits.length) {
     const cats = d.splits.flatMap((sp) => sp.uplinks.map((u) => `${sp.label} ${u.name}`));
     await save("flows.svg", barChartSpec({
       title: "Flow split: share of new connections per uplink",

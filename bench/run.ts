@@ -175,7 +175,7 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${text}`);
   fs.mkdirSync(opts.out, { recursive: true });
   const json = path.join(opts.out, "latest.json");
-  fs.writeFileSync(`${json}.tmp`, JSON.stringify(results, null, 2) + "\n");
+  fs.writeFileSync(`${json}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
   fs.renameSync(`${json}.tmp`, json);
   const md = markdownReport(results);
   fs.writeFileSync(path.join(opts.out, "latest.md"), md);

@@ -63,7 +63,10 @@ export async function scaleSection(ctx: Ctx): Promise<ScaleResult> {
     const nCustom = planResources(planSite(site)).length;
     const n = nCustom + 2;
     const samples: Record<"pulumi" | "floor", Partial<Record<ScaleOp, number[]>>> = { pulumi: {}, floor: {} };
-    const add = (m: "pulumi" | "floor", op: ScaleOp, ms: number) => (samples[m][op] ??= []).push(ms);
+    const add = (m: "pulumi" | "floor", op: ScaleOp, ms: number) => {
+      samples[m][op] ??= [];
+      samples[m][op].push(ms);
+    };
     const previews: number[] = [];
     for (let i = 0; i < runs; i++) {
       const st: Record<string, Partial<Record<string, KernelState>>> = { pulumi: {}, floor: {} };

@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { Lab, SEEN_VIA, labUp } from "../lab/lab";
+import { type Lab, SEEN_VIA, labUp } from "../lab/lab";
 import { initLabStack } from "../lab/pulumiStack";
 import { REPO_ROOT } from "../support/repoRoot";
 

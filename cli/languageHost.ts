@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 
-export type PulumiProgram = () => Promise<Record<string, unknown> | void>;
+export type PulumiProgram = () => Promise<Record<string, unknown> | undefined>;
 
 export interface LanguageHost {
   /** host:port to pass as `--client=`. */

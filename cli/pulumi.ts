@@ -113,7 +113,7 @@ async function main(): Promise<number> {
   let host: LanguageHost | undefined;
   let cliArgs = args;
   if (command && PROGRAM_COMMANDS.has(command) && !wantsHelp && !hasClient && projectDir && !hasNodeLanguageHost(cli)) {
-    let program;
+    let program: ReturnType<typeof programFromFile>;
     try {
       program = programFromFile(resolveProgramFile(projectDir));
     } catch (e) {

@@ -1,7 +1,7 @@
 // Reads the site out of a stack file (stacks/Pulumi.<site>.yaml) for the
 // offline commands. Every failure becomes one line a person can act on.
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parse } from "yaml";
 
 export const SITE_KEY = "multiwan:site";

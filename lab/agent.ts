@@ -103,7 +103,7 @@ async function flows(spec: FlowSpec): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(spec.concurrency, spec.count)) }, worker));
-  process.stdout.write(JSON.stringify({ tally, ms: Date.now() - t0 }) + "\n");
+  process.stdout.write(`${JSON.stringify({ tally, ms: Date.now() - t0 })}\n`);
 }
 
 async function main(): Promise<void> {
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
       return;
     case "connect": {
       const r = await connectOnce(one(m, "host"), Number(one(m, "port")), Number(one(m, "timeout", "2000")), m.get("bind")?.[0]);
-      process.stdout.write(JSON.stringify(r) + "\n");
+      process.stdout.write(`${JSON.stringify(r)}\n`);
       return;
     }
     default:

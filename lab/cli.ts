@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       if (nat !== undefined && nat !== "nftables" && nat !== "iptables") throw new Error("--nat must be nftables or iptables");
       if (args.length) throw new Error(`unexpected arguments: ${args.join(" ")}`);
       const lab = await labUp({ name, nat, keepState: keepState || undefined });
-      process.stdout.write(json ? JSON.stringify(lab.info, null, 2) + "\n" : lab.summary() + "\n");
+      process.stdout.write(json ? `${JSON.stringify(lab.info, null, 2)}\n` : `${lab.summary()}\n`);
       return 0;
     }
     case "down": {
@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     case "status": {
       const json = flag(args, "--json");
       const st = await labStatus();
-      if (json) process.stdout.write(JSON.stringify(st, null, 2) + "\n");
+      if (json) process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
       else if (!st.length) process.stdout.write("no labs\n");
       else
         for (const s of st) {
@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write(USAGE + "\n");
+      process.stderr.write(`${USAGE}\n`);
       return cmd === undefined || cmd === "help" || cmd === "--help" ? 0 : 2;
   }
 }

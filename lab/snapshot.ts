@@ -47,7 +47,7 @@ export function parseKernelState(stdout: string): Omit<GatewaySnapshot, "disk"> 
     if (m) {
       cur = m[1];
       sec[cur] = "";
-    } else if (cur) sec[cur] += line + "\n";
+    } else if (cur) sec[cur] += `${line}\n`;
   }
   const sysctls: Record<string, string> = {};
   for (const line of (sec.sysctls ?? "").split("\n")) {
@@ -84,7 +84,7 @@ export function diskListing(disk: Readonly<Record<string, string>>): Record<stri
           } catch {
             host = undefined;
           }
-          if (!host || !host.isDirectory()) out[gp] = `dir ${mode}`;
+          if (!host?.isDirectory()) out[gp] = `dir ${mode}`;
           walk(r);
         } else if (st.isFile()) {
           const sha = createHash("sha256").update(fs.readFileSync(p)).digest("hex").slice(0, 16);

@@ -64,5 +64,5 @@ export function readLabState(dir: string): LabState | undefined {
 }
 
 export function saveLabState(s: LabState): void {
-  writeFile(path.join(s.dir, "lab.json"), JSON.stringify(s, null, 2) + "\n", 0o600);
+  writeFile(path.join(s.dir, "lab.json"), `${JSON.stringify(s, null, 2)}\n`, 0o600);
 }

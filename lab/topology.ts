@@ -49,7 +49,7 @@ export function ownNamespaces(name: string, all: readonly string[]): string[] {
 }
 
 export async function ipBatch(ns: string, lines: string[]): Promise<void> {
-  await run(["ip", "-n", ns, "-batch", "-"], { input: lines.join("\n") + "\n", check: true });
+  await run(["ip", "-n", ns, "-batch", "-"], { input: `${lines.join("\n")}\n`, check: true });
 }
 
 export async function sysctls(ns: string, kv: Record<string, string>): Promise<void> {

@@ -6,7 +6,7 @@ import type {
   ForwardEntry, GatewayHostEntry, MasqueradeEntry, MultipathEntry, PinnedRoutesEntry, PolicyRuleEntry, RoutingTableEntry, Sysctl,
 } from "./kinds";
 import type { Preflight } from "./render/preflight";
-import { Site, uplinkPriority, uplinkTable } from "./schema";
+import { type Site, uplinkPriority, uplinkTable } from "./schema";
 
 export type {
   ForwardEntry, GatewayHostEntry, MasqueradeEntry, MultipathEntry, Nexthop, NatBackend, PinnedRoutesEntry, PolicyRuleEntry, Route,

@@ -2,7 +2,7 @@
 // of each and what it depends on. The component registers exactly this list
 // and `npm run render` prints it, so both always agree on order and names.
 import type { Plan } from "./plan";
-import { EntryByKind, ResourceKind, resourceKey } from "./render";
+import { type EntryByKind, type ResourceKind, resourceKey } from "./render";
 
 export type PlannedResource = {
   [K in ResourceKind]: {

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { parsePublicKeyLine } from "./publicKey";
 import {
-  Prefix, contains, formatIPv4, hasNetworkAndBroadcast, isNetworkPrefix, networkOf, overlaps,
+  type Prefix, contains, formatIPv4, hasNetworkAndBroadcast, isNetworkPrefix, networkOf, overlaps,
   parseIPv4, parsePrefix,
 } from "./ipv4";
 
@@ -215,7 +215,9 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
   }
 
   const interfaces = [{ path: ["lan", "interface"] as Path, value: str(site.lan?.interface) }];
-  uplinks.forEach((u, i) => interfaces.push({ path: ["uplinks", i, "interface"], value: str(u?.interface) }));
+  uplinks.forEach((u, i) => {
+    interfaces.push({ path: ["uplinks", i, "interface"], value: str(u?.interface) });
+  });
   duplicates(ctx, interfaces, (v) => `interface ${v} is already used by`);
   duplicates(ctx, uplinks.map((u, i) => ({ path: ["uplinks", i, "name"], value: str(u?.name) })), (v) => `uplink name "${v}" is already used by`);
 

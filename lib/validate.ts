@@ -1,8 +1,8 @@
 // One entry point for validating a site, used by `npm run validate`, the
 // program (index.ts) and the provider's check, so all three report the same
 // problems in the same words: "<path>: <sentence>", one per line.
-import { z } from "zod";
-import { FIELDS_BY_PATH, Site, formatPath, siteSchema } from "./schema";
+import type { z } from "zod";
+import { FIELDS_BY_PATH, type Site, formatPath, siteSchema } from "./schema";
 
 export type SiteResult = { ok: true; site: Site } | { ok: false; problems: string[] };
 
@@ -73,7 +73,7 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
-  if (typeof value === "string") return `the text ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+  if (typeof value === "string") return `the text ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   return `${typeof value} ${String(value)}`;
 }
 

@@ -3,9 +3,9 @@
 // to offer for a pinned key, and fingerprints in OpenSSH's own format so an
 // error message can be compared with `ssh-keygen -lf`.
 
-import { createHash } from "crypto";
+import { createHash } from "node:crypto";
 import type { ServerHostKeyAlgorithm } from "ssh2";
-import { HOST_KEY_TYPES, blobKeyType, parsePublicKeyLine, type PublicKeyLine } from "../lib/publicKey";
+import { type HOST_KEY_TYPES, blobKeyType, parsePublicKeyLine, type PublicKeyLine } from "../lib/publicKey";
 
 export { blobKeyType };
 
@@ -41,7 +41,7 @@ export function parseHostKey(line: string): HostKey {
 
 /** OpenSSH's fingerprint: "SHA256:" + base64 of the SHA-256 of the blob, without "=" padding. */
 export function fingerprint(blob: Buffer): string {
-  return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 /** "<type> <base64>": the line to pin, e.g. suggested when the key was not verified. */

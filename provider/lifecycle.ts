@@ -1,15 +1,15 @@
 // The resource lifecycle shared by every type: check and diff are pure (no
 // host is contacted, so a preview runs anywhere); create, update, delete and
 // read render the entry's scripts and run them through the session pool.
-import * as provider from "@pulumi/pulumi/provider";
-import { z } from "zod";
-import { EntryByKind, ResourceKind, Scripts, expectedState, kindOf, parseState, renderScripts } from "../lib/render";
+import type * as provider from "@pulumi/pulumi/provider";
+import type { z } from "zod";
+import { type EntryByKind, type ResourceKind, type Scripts, expectedState, kindOf, parseState, renderScripts } from "../lib/render";
 import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { formatPath } from "../lib/schema";
 import { connectionSchema, describeTarget, toConnection } from "./connection";
 import { PreflightGate } from "./preflight";
 import { reveal, unwrapSecret } from "./secrets";
-import { Connection, ScriptError, SshPool } from "./ssh";
+import { type Connection, ScriptError, type SshPool } from "./ssh";
 
 /** Inputs besides the entry's own fields. */
 const FRAME_KEYS = ["connection", "preflight", "kernelState"] as const;
@@ -18,7 +18,7 @@ export const REMOVE_SCRIPT = "removeScript";
 
 type Props = Record<string, unknown>;
 
-export function entryOf<K extends ResourceKind>(kind: K, props: Props): EntryByKind[K] {
+export function entryOf<K extends ResourceKind>(_kind: K, props: Props): EntryByKind[K] {
   const entry: Props = {};
   for (const [k, v] of Object.entries(props)) {
     if (!(FRAME_KEYS as readonly string[]).includes(k) && k !== REMOVE_SCRIPT) entry[k] = reveal(v); // a field marked secret arrives wrapped

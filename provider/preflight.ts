@@ -1,10 +1,10 @@
 // Runs the read-only preflight once per host and preflight spec per provider
 // process, before the first change. Every resource awaits the same promise,
 // so when it fails nothing is applied and the reason is reported once.
-import { Preflight } from "../lib/plan";
+import type { Preflight } from "../lib/plan";
 import { renderPreflight } from "../lib/render/preflight";
 import { describeTarget } from "./connection";
-import { Connection, SshPool } from "./ssh";
+import type { Connection, SshPool } from "./ssh";
 
 export class PreflightError extends Error {}
 

@@ -3,8 +3,8 @@
 // session pool per provider process, closed when the engine shuts us down.
 import fs from "node:fs";
 import path from "node:path";
-import * as provider from "@pulumi/pulumi/provider";
-import { ResourceKind, isResourceKind } from "../lib/render";
+import type * as provider from "@pulumi/pulumi/provider";
+import { type ResourceKind, isResourceKind } from "../lib/render";
 import { Lifecycle, check, diff } from "./lifecycle";
 import { SshPool } from "./ssh";
 

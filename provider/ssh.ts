@@ -10,9 +10,9 @@
 // line: they can be thousands of lines long (ARG_MAX, quoting) and must not
 // show up in the remote `ps` output.
 
-import { constants as osConstants } from "os";
-import { Client, ClientChannel, ConnectConfig, utils as sshUtils } from "ssh2";
-import { blobKeyType, fingerprint, formatHostKey, hostKeyAlgorithms, parseHostKey, HostKey } from "./hostKey";
+import { constants as osConstants } from "node:os";
+import { Client, type ClientChannel, type ConnectConfig, utils as sshUtils } from "ssh2";
+import { blobKeyType, fingerprint, formatHostKey, hostKeyAlgorithms, parseHostKey, type HostKey } from "./hostKey";
 
 /** What every resource carries as its `connection` input. */
 export interface Connection {
@@ -106,7 +106,7 @@ function scriptErrorMessage(step: string, target: string, r: RunResult): string 
 function tail(text: string): string {
   const lines = text.replace(/\s+$/, "").split("\n");
   let out = lines.slice(-TAIL_LINES).join("\n");
-  if (out.length > TAIL_CHARS) out = "..." + out.slice(-TAIL_CHARS);
+  if (out.length > TAIL_CHARS) out = `...${out.slice(-TAIL_CHARS)}`;
   return out;
 }
 

@@ -163,7 +163,7 @@ export function check(r: RunResult, what?: string): RunResult {
 
 /** A readable account of a run, for error and assertion messages. */
 export function describeRun(r: RunResult, tail = 4000): string {
-  const out = r.output.length > tail ? "..." + r.output.slice(-tail) : r.output;
+  const out = r.output.length > tail ? `...${r.output.slice(-tail)}` : r.output;
   return `$ ${r.command}\nexit ${r.code}${r.signal ? ` (${r.signal})` : ""}${r.timedOut ? " TIMED OUT" : ""} after ${Math.round(r.ms)} ms\n${out}`;
 }
 

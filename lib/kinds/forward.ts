@@ -1,7 +1,7 @@
 // Forward: LAN -> uplinks, and the replies, accepted in a table or chain of
 // our own.
 import { z } from "zod";
-import { type Kind } from "./kind";
+import type { Kind } from "./kind";
 import { interfaceName, natBackend } from "./fields";
 import { type Body, byBackend, iptablesBody, nftBody } from "./nat";
 

@@ -7,7 +7,7 @@ import { factLines } from "../facts/sections";
 import { BOOT_DIR, BOOT_RUNNER, LINK_HOOKS, UNIT_FILE, UNIT_WANTS, renderBootRunner, renderLinkHook, renderUnit } from "../render/boot";
 import { STATE_DIR } from "../render/paths";
 import { LIB_PATH, PRELUDE, sh } from "../render/shell";
-import { type Kind } from "./kind";
+import type { Kind } from "./kind";
 import { interfaceAddress, interfaceName, protocolNumber, tableId, uplinkName } from "./fields";
 
 const sysctl = z.strictObject({

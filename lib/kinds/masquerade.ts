@@ -1,7 +1,7 @@
 // Masquerade (per uplink): LAN traffic leaving through the uplink takes the
 // uplink's address, in a table or chain of our own.
 import { z } from "zod";
-import { type Kind } from "./kind";
+import type { Kind } from "./kind";
 import { interfaceName, natBackend, uplinkName } from "./fields";
 import { type Body, byBackend, iptablesBody, nftBody } from "./nat";
 

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { routesOf } from "../facts/routes";
 import { rulesOf } from "../facts/rules";
 import { sh } from "../render/shell";
-import { type Kind } from "./kind";
+import type { Kind } from "./kind";
 import { interfaceName, ipv4, protocolNumber, rulePriority, tableId, uplinkName } from "./fields";
 
 const nexthop = z.strictObject({ uplink: uplinkName, via: ipv4, dev: interfaceName, weight: z.number().int().min(1).max(256) });

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { routesOf } from "../facts/routes";
 import { sh } from "../render/shell";
-import { type Kind } from "./kind";
+import type { Kind } from "./kind";
 import { interfaceName, ipv4, protocolNumber, routeDestination, tableId, uplinkName } from "./fields";
 
 export const pinnedRoutesSchema = z.strictObject({

@@ -2,7 +2,7 @@
 // leave through the uplink whose address they carry.
 import { z } from "zod";
 import { rulesOf } from "../facts/rules";
-import { type Kind } from "./kind";
+import type { Kind } from "./kind";
 import { ipv4, protocolNumber, rulePriority, tableId, uplinkName } from "./fields";
 
 export const policyRuleSchema = z.strictObject({

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { routesOf } from "../facts/routes";
 import { sh } from "../render/shell";
-import { type Kind } from "./kind";
+import type { Kind } from "./kind";
 import { interfaceAddress, interfaceName, ipv4, protocolNumber, routeDestination, tableId, uplinkName } from "./fields";
 
 const route = z.strictObject({ destination: routeDestination, via: ipv4.optional(), dev: interfaceName, src: ipv4.optional() });

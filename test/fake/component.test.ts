@@ -13,7 +13,7 @@ import { planSite } from "../../lib/plan";
 import type { Site } from "../../lib/schema";
 import { parseSiteOrThrow } from "../../lib/validate";
 import { SECRET_SIG, SECRET_SIG_KEY, isSecret, reveal } from "../../provider/secrets";
-import { loadSite, rawSite, SiteName } from "../support/site";
+import { loadSite, rawSite, type SiteName } from "../support/site";
 
 interface Registration {
   type: string;
@@ -98,7 +98,7 @@ async function mockSession(stack = "home"): Promise<Session> {
   return session;
 }
 
-function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise<T>((resolve) => o.apply((v) => resolve(v)));
 }
 
@@ -120,8 +120,8 @@ function expectedChildren(gateway: string, site: Site) {
 async function buildGateway(site: SiteName, opts: { privateKey?: pulumi.Input<string>; siteOverride?: Site } = {}) {
   const session = await mockSession(site);
   const gateway = new MultiWanGateway(site, { site: opts.siteOverride ?? loadSite(site), privateKey: opts.privateKey });
-  await Promise.all(Object.values(gateway.resources).map((r) => valueOf(r.urn)));
-  await valueOf(gateway.urn);
+  await Promise.all(Object.values(gateway.resources).map((r) => outputValue(r.urn)));
+  await outputValue(gateway.urn);
   await session.settle();
   return { session, gateway };
 }
@@ -242,7 +242,7 @@ describe("MultiWanGateway under mocks", () => {
     const session = await mockSession("sites");
     const home = new MultiWanGateway("home", { site: loadSite("home") });
     const office = new MultiWanGateway("office", { site: loadSite("office") });
-    await Promise.all([...Object.values(home.resources), ...Object.values(office.resources)].map((r) => valueOf(r.urn)));
+    await Promise.all([...Object.values(home.resources), ...Object.values(office.resources)].map((r) => outputValue(r.urn)));
     await session.settle();
     const names = session.registrations.map((r) => r.name);
     assert.equal(new Set(names).size, names.length, `duplicate names: ${names.join(", ")}`);
@@ -286,7 +286,7 @@ describe("MultiWanGateway under mocks", () => {
       const connection = (res as any).connection as pulumi.Output<any>;
       assert.ok(pulumi.Output.isInstance(connection), `${k}: connection is an output`);
       assert.equal(await secretOf(connection), true, `${k}: connection is secret`);
-      assert.equal((await valueOf(connection)).privateKey, key);
+      assert.equal((await outputValue(connection)).privateKey, key);
     }
     for (const c of session.children()) assertSecretKey(c, key);
   });

@@ -3,16 +3,16 @@
 // engine calls them, with the inputs MultiWanGateway builds for the home site.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "crypto";
-import { readFileSync } from "fs";
-import { join } from "path";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { generateKeyPair } from "../support/keys";
 import { expectedState, renderScripts } from "../../lib/render";
 import { MultiwanProvider } from "../../provider/provider";
 import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";
 import { SshPool } from "../../provider/ssh";
 import { REPO_ROOT } from "../support/cli";
-import { FakeHost, FakeReply, startFakeHost } from "../support/fakeHost";
+import { type FakeHost, type FakeReply, startFakeHost } from "../support/fakeHost";
 import { connectionInput, loadPlan, planned, resourceCases, resourceInputs, urnOf, wrapSecret } from "../support/site";
 
 // ---- secrets: one client key for the whole file, and everything that could leak it ----
@@ -106,7 +106,7 @@ function multipathInputs(conn: Record<string, unknown>): Record<string, any> {
 /** Independent of provider/hostKey.ts: sha256 of the base64 key field. */
 function fingerprintOf(line: string): string {
   const b64 = line.trim().split(/\s+/)[1];
-  return "SHA256:" + createHash("sha256").update(Buffer.from(b64, "base64")).digest("base64").replace(/=+$/, "");
+  return `SHA256:${createHash("sha256").update(Buffer.from(b64, "base64")).digest("base64").replace(/=+$/, "")}`;
 }
 
 // ---- check and diff: pure, never a connection ----
@@ -300,7 +300,7 @@ describe("create, update, delete and read over SSH", () => {
       const cases = resourceCases("home", conn);
       assert.ok(cases.length > 8, `the home plan has more resources (${cases.length}) than the session bound`);
       const created = await Promise.all(cases.map((c) => provider.create(c.urn, c.inputs)));
-      created.forEach((r) => expose(r.outs));
+      for (const r of created) expose(r.outs);
       assert.equal(fake.scripts.filter(isPreflight).length, 1);
       assert.ok(isPreflight(fake.scripts[0]));
       const applies = fake.scripts.slice(1);
@@ -311,7 +311,7 @@ describe("create, update, delete and read over SSH", () => {
       );
 
       const reads = await Promise.all(cases.map((c, i) => provider.read(created[i].id, c.urn, created[i].outs)));
-      reads.forEach((r) => expose(r));
+      for (const r of reads) expose(r);
       await Promise.all(cases.map((c, i) => provider.delete(created[i].id, c.urn, created[i].outs)));
 
       assert.equal(fake.scripts.length, 1 + cases.length * 3);

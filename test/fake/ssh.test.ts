@@ -2,22 +2,22 @@
 
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "crypto";
-import { spawnSync } from "child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "fs";
-import { createServer } from "net";
-import { tmpdir } from "os";
-import { join } from "path";
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { generateKeyPair } from "../support/keys";
 import { HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../../provider/ssh";
 import { fingerprint, parseHostKey } from "../../provider/hostKey";
-import { startFakeHost, FakeHost } from "../support/fakeHost";
+import { startFakeHost, type FakeHost } from "../support/fakeHost";
 import { requireTool } from "../support/tools";
 
 /** Fingerprint computed here without the module under test: sha256 of the base64-decoded key field. */
 function independentFingerprint(line: string): string {
   const b64 = line.trim().split(/\s+/)[1];
-  return "SHA256:" + createHash("sha256").update(Buffer.from(b64, "base64")).digest("base64").replace(/=+$/, "");
+  return `SHA256:${createHash("sha256").update(Buffer.from(b64, "base64")).digest("base64").replace(/=+$/, "")}`;
 }
 
 /**
@@ -29,7 +29,7 @@ function sshKeygenFingerprint(t: TestContext, line: string): string | undefined 
   const dir = mkdtempSync(join(tmpdir(), "mw-ssh-test-"));
   try {
     const file = join(dir, "key.pub");
-    writeFileSync(file, line + "\n");
+    writeFileSync(file, `${line}\n`);
     const r = spawnSync("ssh-keygen", ["-lf", file], { encoding: "utf8" });
     assert.equal(r.status, 0, `ssh-keygen -lf refused the key: ${r.stderr}`);
     return r.stdout.split(/\s+/)[1]; // "256 SHA256:xxx comment (ED25519)"
@@ -232,7 +232,7 @@ test("a host that keeps refusing channels gives a readable channel open failure"
 });
 
 test("run resolves with a non-zero code; runChecked rejects with a ScriptError", async () => {
-  const stderr = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join("\n") + "\nrouting table isp1: ip route replace failed\n";
+  const stderr = `${Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join("\n")}\nrouting table isp1: ip route replace failed\n`;
   await withHost({ respond: () => ({ code: 3, stdout: "partial\n", stderr }) }, async (fake, pool) => {
     const r = await pool.run(fake.connection(), "exit 3");
     assert.equal(r.code, 3);
@@ -261,7 +261,7 @@ test("a script killed by a signal reports 128 + signal number", async () => {
 });
 
 test("large scripts go through stdin intact and utf8 output survives chunking", async () => {
-  const script = Array.from({ length: 5000 }, (_, i) => `ip route replace 198.51.100.${i % 256}/32 dev eth1 table isp1 proto 77 # ${i} ü`).join("\n") + "\n";
+  const script = `${Array.from({ length: 5000 }, (_, i) => `ip route replace 198.51.100.${i % 256}/32 dev eth1 table isp1 proto 77 # ${i} ü`).join("\n")}\n`;
   const big = "grüße € 😀\n".repeat(20000); // > 300 KB, many SSH packets
   await withHost({ respond: (s) => ({ code: 0, stdout: big, stderr: `${Buffer.byteLength(s)}\n` }) }, async (fake, pool) => {
     const r = await pool.run(fake.connection(), script);

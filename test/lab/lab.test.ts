@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "ssh2";
-import { downLab, findLabNames, guardLab, Lab, labUp, run, SEEN_VIA, TOPOLOGY } from "../../lab/lab";
+import { downLab, findLabNames, guardLab, type Lab, labUp, run, SEEN_VIA, TOPOLOGY } from "../../lab/lab";
 
 let lab: Lab | undefined;
 const hadSshDir = fs.existsSync(`${process.env.HOME ?? "/root"}/.ssh`);
@@ -127,7 +127,9 @@ test("ssh2 (what the provider uses) verifies the lab's host key and runs paralle
         });
       });
     const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => execOne(`echo ${i} $HOME; ls -A $HOME | wc -l`)));
-    outs.forEach((o, i) => assert.equal(o, `${i} /root\n0\n`, "sessions run as root with an empty tmpfs home"));
+    outs.forEach((o, i) => {
+      assert.equal(o, `${i} /root\n0\n`, "sessions run as root with an empty tmpfs home");
+    });
   } finally {
     conn.end();
   }

@@ -5,8 +5,8 @@
 // script gateway behaviour, e.g. failing the preflight or the apply step, or
 // answering a read script with the live kernel state.
 
-import { createServer, Server as NetServer, Socket } from "net";
-import { Server as SshServer, utils as sshUtils, ParsedKey, ServerChannel } from "ssh2";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { Server as SshServer, utils as sshUtils, type ParsedKey, type ServerChannel } from "ssh2";
 import { generateKeyPair } from "./keys";
 import type { Connection } from "../../provider/ssh";
 
@@ -193,7 +193,7 @@ export async function startFakeHost(opts: FakeHostOptions = {}): Promise<FakeHos
       if (host.openConnections === 0) {
         const waiters = idleWaiters;
         idleWaiters = [];
-        waiters.forEach((w) => w());
+        for (const w of waiters) w();
       }
     });
     ssh.injectSocket(socket);

@@ -88,9 +88,9 @@ export function readRenderFixture(dir: string): RenderFixture {
 
 export function writeRenderFixture(dir: string, fixture: RenderFixture): void {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "entry.json"), JSON.stringify(fixture.entry, null, 2) + "\n");
+  fs.writeFileSync(path.join(dir, "entry.json"), `${JSON.stringify(fixture.entry, null, 2)}\n`);
   for (const part of SCRIPT_FILES) fs.writeFileSync(path.join(dir, `${part}.sh`), fixture[part]);
-  fs.writeFileSync(path.join(dir, "expected.txt"), fixture.expected.join("\n") + "\n");
+  fs.writeFileSync(path.join(dir, "expected.txt"), `${fixture.expected.join("\n")}\n`);
 }
 
 /** The case folders of a kind's fixture folder, sorted; [] when it is missing. */
@@ -126,5 +126,5 @@ export function jsonFiles(dir: string): string[] {
 
 export function writeJson(file: string, value: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + "\n");
+  fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,12 +1,12 @@
 // Test helpers shared by the provider and component tests: the sites of the
 // stack files (stacks/Pulumi.<site>.yaml) and the resource inputs built from
 // them exactly as MultiWanGateway builds them.
-import * as path from "path";
+import * as path from "node:path";
 import { readStackFile } from "../../cli/stackFile";
 import { REPO_ROOT } from "../../support/repoRoot";
-import { Plan, planSite } from "../../lib/plan";
+import { type Plan, planSite } from "../../lib/plan";
 import type { EntryByKind, ResourceKind } from "../../lib/render";
-import { PlannedResource, planResources } from "../../lib/resources";
+import { type PlannedResource, planResources } from "../../lib/resources";
 import type { Site } from "../../lib/schema";
 import { parseSiteOrThrow } from "../../lib/validate";
 import { SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";

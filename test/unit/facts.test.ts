@@ -5,7 +5,6 @@
 // expected state (no false drift), an absent one as nothing.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import path from "node:path";
 import { nftLines } from "../../lib/facts/nft";
 import { routesOf } from "../../lib/facts/routes";

@@ -8,10 +8,10 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
-import { GatewaySnapshot, Lab, SEEN_VIA, TOPOLOGY, labUp } from "../../../lab/lab";
+import { type GatewaySnapshot, type Lab, SEEN_VIA, TOPOLOGY, labUp } from "../../../lab/lab";
 import { initLabStack } from "../../../lab/pulumiStack";
 import { assertIsp1Share, assertRestored } from "../../support/gatewayState";
-import { RunResult, assertSuccess, describeRun, runPulumi, REPO_ROOT } from "../../support/cli";
+import { type RunResult, assertSuccess, describeRun, runPulumi, REPO_ROOT } from "../../support/cli";
 
 const PINNED_ISP2 = TOPOLOGY.pinned[0];
 const PINNED_ISP1 = TOPOLOGY.pinned[1];

@@ -8,11 +8,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { GatewaySnapshot, Lab, labUp } from "../../../lab/lab";
+import { type GatewaySnapshot, type Lab, labUp } from "../../../lab/lab";
 import { initLabStack } from "../../../lab/pulumiStack";
 import { renderUnit } from "../../../lib/render/boot";
 import { assertIsp1Share, assertRestored, ipv4Routes } from "../../support/gatewayState";
-import { REPO_ROOT, RunResult, assertSuccess, runPulumi } from "../../support/cli";
+import { REPO_ROOT, type RunResult, assertSuccess, runPulumi } from "../../support/cli";
 
 const routesOfTable = (snap: GatewaySnapshot, table: string) => snap.routes.split("\n").filter((l) => l.includes(` table ${table} `)).join("\n");
 
