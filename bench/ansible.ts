@@ -219,7 +219,9 @@ function nftTables(plan: Plan): { name: string; body: string }[] {
   return [
     ...plan.masquerade.map((m) => ({
       name: `multiwan-nat-${m.uplink}`,
-      body: table(`multiwan-nat-${m.uplink}`, "postrouting", "type nat hook postrouting priority srcnat; policy accept;", [`oifname "${m.interface}" masquerade`]),
+      body: table(`multiwan-nat-${m.uplink}`, "postrouting", "type nat hook postrouting priority srcnat; policy accept;", [
+        `oifname "${m.interface}" masquerade`,
+      ]),
     })),
     {
       name: "multiwan-forward",
@@ -251,7 +253,20 @@ export function ansibleVars(site: Site, originalSysctls: Record<string, string>)
     tables: plan.tables.map((t) => ({
       id: t.table,
       batch: t.routes
-        .map((r) => ["route replace", r.destination, ...(r.via ? ["via", r.via] : []), "dev", r.dev, ...(r.src ? ["src", r.src] : []), "table", t.table, "proto", protocol].join(" "))
+        .map((r) =>
+          [
+            "route replace",
+            r.destination,
+            ...(r.via ? ["via", r.via] : []),
+            "dev",
+            r.dev,
+            ...(r.src ? ["src", r.src] : []),
+            "table",
+            t.table,
+            "proto",
+            protocol,
+          ].join(" "),
+        )
         .join("\n"),
     })),
     rules: plan.rules.map((r) => ({ pref: r.priority, from: r.from, table: r.table })),
@@ -294,7 +309,8 @@ export async function ansibleAvailable(): Promise<{ ok: boolean; version?: strin
   }
   if (v.code !== 0) return { ok: false, reason: `ansible-playbook --version failed: ${v.stderr.trim()}` };
   const doc = await run(["ansible-doc", "-t", "module", "ansible.posix.sysctl"], { timeoutMs: 60_000 });
-  if (doc.code !== 0) return { ok: false, reason: "the ansible.posix collection (sysctl module) is missing (Debian: apt-get install -y ansible)" };
+  if (doc.code !== 0)
+    return { ok: false, reason: "the ansible.posix collection (sysctl module) is missing (Debian: apt-get install -y ansible)" };
   return { ok: true, version: v.stdout.split("\n")[0].trim() };
 }
 
@@ -302,7 +318,11 @@ export class AnsiblePeer {
   readonly dir: string;
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(readonly lab: Lab, gw: Gateway, private readonly originalSysctls: Record<string, string>) {
+  constructor(
+    readonly lab: Lab,
+    gw: Gateway,
+    private readonly originalSysctls: Record<string, string>,
+  ) {
     this.dir = scratchDir(fs.mkdtempSync(path.join(os.tmpdir(), "mwbench-ansible-")));
     for (const d of ["home", "tmp", "cp"]) fs.mkdirSync(path.join(this.dir, d));
     fs.writeFileSync(path.join(this.dir, "site.yml"), APPLY_PLAYBOOK);
@@ -354,7 +374,11 @@ export class AnsiblePeer {
   private async playbook(file: string, site: Site, extra: string[] = []): Promise<AnsibleRun> {
     fs.writeFileSync(path.join(this.dir, "vars.json"), JSON.stringify(ansibleVars(site, this.originalSysctls), null, 2));
     try {
-      const r = await run(["ansible-playbook", "-i", "inventory.json", "-e", "@vars.json", ...extra, file], { cwd: this.dir, env: this.env, timeoutMs: 300_000 });
+      const r = await run(["ansible-playbook", "-i", "inventory.json", "-e", "@vars.json", ...extra, file], {
+        cwd: this.dir,
+        env: this.env,
+        timeoutMs: 300_000,
+      });
       check(r, `ansible-playbook ${extra.join(" ")} ${file}`);
       const m = /gateway\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)/.exec(r.stdout);
       if (!m) throw new Error(`ansible-playbook ${file}: no recap in its output:\n${r.stdout.slice(-3000)}`);

@@ -105,8 +105,15 @@ export async function breakdownSection(ctx: Ctx, pristine: KernelState): Promise
       await pool.close();
     }
   }
-  const ssh: BreakdownResult["ssh"] = { opensshSession: timing(openssh), ssh2Connect: timing(connect), ssh2Exec: timing(exec), ssh2Exec8Parallel: timing(par) };
-  log(`breakdown: OpenSSH \`true\` ${Math.round(ssh.opensshSession.median)} ms, ssh2 connect ${Math.round(ssh.ssh2Connect.median)} ms, exec ${Math.round(ssh.ssh2Exec.median)} ms, 8 parallel ${Math.round(ssh.ssh2Exec8Parallel.median)} ms`);
+  const ssh: BreakdownResult["ssh"] = {
+    opensshSession: timing(openssh),
+    ssh2Connect: timing(connect),
+    ssh2Exec: timing(exec),
+    ssh2Exec8Parallel: timing(par),
+  };
+  log(
+    `breakdown: OpenSSH \`true\` ${Math.round(ssh.opensshSession.median)} ms, ssh2 connect ${Math.round(ssh.ssh2Connect.median)} ms, exec ${Math.round(ssh.ssh2Exec.median)} ms, 8 parallel ${Math.round(ssh.ssh2Exec8Parallel.median)} ms`,
+  );
 
   const applyMs = new Map<string, number[]>();
   const removeMs = new Map<string, number[]>();
@@ -162,11 +169,24 @@ export async function breakdownSection(ctx: Ctx, pristine: KernelState): Promise
   }
 
   const pulumiJs = path.join(REPO_ROOT, "dist", "cli", "pulumi.js");
-  const version = await rep(runs, async () => check(await run([process.execPath, pulumiJs, "version"], { cwd: REPO_ROOT, env: stack.stack.env })).ms);
-  const cli = check(await run(["bash", path.join(REPO_ROOT, "scripts", "toolchain.sh")], { timeoutMs: 300_000 /* a first build takes minutes */ })).stdout.trim().split("\n").pop()!;
+  const version = await rep(
+    runs,
+    async () => check(await run([process.execPath, pulumiJs, "version"], { cwd: REPO_ROOT, env: stack.stack.env })).ms,
+  );
+  const cli = check(
+    await run(["bash", path.join(REPO_ROOT, "scripts", "toolchain.sh")], { timeoutMs: 300_000 /* a first build takes minutes */ }),
+  )
+    .stdout.trim()
+    .split("\n")
+    .pop()!;
   const bare = await rep(runs, async () => check(await run([cli, "version"], { env: stack.stack.env })).ms);
-  const providerStart = await rep(runs, () => timeToFirstOutput([process.execPath, path.join(REPO_ROOT, "dist", "provider", "main.js"), "127.0.0.1:1"]));
-  const programLoad = await rep(runs, async () => check(await run([process.execPath, "-e", `require(${JSON.stringify(path.join(REPO_ROOT, "dist", "index.js"))})`])).ms);
+  const providerStart = await rep(runs, () =>
+    timeToFirstOutput([process.execPath, path.join(REPO_ROOT, "dist", "provider", "main.js"), "127.0.0.1:1"]),
+  );
+  const programLoad = await rep(
+    runs,
+    async () => check(await run([process.execPath, "-e", `require(${JSON.stringify(path.join(REPO_ROOT, "dist", "index.js"))})`])).ms,
+  );
 
   let noopSkip: number[] | undefined;
   if (!opts.quick) {

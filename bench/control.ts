@@ -106,7 +106,8 @@ export async function controlSection(ctx: Ctx, pristine: KernelState): Promise<C
           st.applied = await kernelState(ctx.lab);
           if (has("no-op up")) {
             const r = await a.apply(homeSite);
-            if (r.recap.changed !== 0) throw new Error(`ansible no-op run reported ${r.recap.changed} changed task(s): the playbook is not idempotent`);
+            if (r.recap.changed !== 0)
+              throw new Error(`ansible no-op run reported ${r.recap.changed} changed task(s): the playbook is not idempotent`);
             add("ansible", "no-op up", note("no-op up", r));
             st.noop = await kernelState(ctx.lab);
           }
@@ -141,7 +142,8 @@ export async function controlSection(ctx: Ctx, pristine: KernelState): Promise<C
     }
     const ref = steps.pulumi;
     for (const m of methods.filter((x) => x !== "pulumi")) {
-      for (const k of ["applied", "noop", "weighted"] as const) checks.expect(`control run ${i + 1} ${m} ${k} vs pulumi`, ref?.[k], steps[m]![k]!);
+      for (const k of ["applied", "noop", "weighted"] as const)
+        checks.expect(`control run ${i + 1} ${m} ${k} vs pulumi`, ref?.[k], steps[m]![k]!);
     }
     if (ref?.noop) checks.expect(`control run ${i + 1} pulumi no-op vs first up`, ref.applied, ref.noop);
   }

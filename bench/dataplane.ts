@@ -131,7 +131,9 @@ export async function dataSection(ctx: Ctx): Promise<DataResult> {
           await floorRun(ctx.gw, applyAll(site), "apply all");
           mustEqual(`gateway state re-applied, round ${i + 1}`, configured, await kernelState(lab));
           const gb = (x: number) => (x / 1e9).toFixed(2);
-          log(`data: throughput round ${i + 1}/${rounds}: gateway ${gb(g.bps)}, ${abl.map((a) => `${a.name} ${gb(a.bps[i])}`).join(", ")}${abl.length ? ", " : ""}plain ${gb(tp.plain[i])} Gbit/s`);
+          log(
+            `data: throughput round ${i + 1}/${rounds}: gateway ${gb(g.bps)}, ${abl.map((a) => `${a.name} ${gb(a.bps[i])}`).join(", ")}${abl.length ? ", " : ""}plain ${gb(tp.plain[i])} Gbit/s`,
+          );
         }
         const pm = median(tp.plain);
         const gm = median(tp.gateway);
@@ -144,7 +146,9 @@ export async function dataSection(ctx: Ctx): Promise<DataResult> {
           gatewayMedian: gm,
           ratio: gm / pm,
           retransmits: { plain: tp.rp, gateway: tp.rg },
-          ablation: abl.length ? abl.map((a) => ({ name: a.name, short: a.short, bps: a.bps, median: median(a.bps), ratioToPlain: median(a.bps) / pm })) : undefined,
+          ablation: abl.length
+            ? abl.map((a) => ({ name: a.name, short: a.short, bps: a.bps, median: median(a.bps), ratioToPlain: median(a.bps) / pm }))
+            : undefined,
         };
       }
       const tally = await lab.flows({ count: flows });
@@ -157,7 +161,14 @@ export async function dataSection(ctx: Ctx): Promise<DataResult> {
         const count = tally.get(seenVia(u.name)) ?? 0;
         const measured = ok ? count / ok : NaN;
         const target = weights[i] / total;
-        return { name: u.name, target, measured, count, deviationPoints: (measured - target) * 100, sigmaPoints: Math.sqrt((target * (1 - target)) / Math.max(1, ok)) * 100 };
+        return {
+          name: u.name,
+          target,
+          measured,
+          count,
+          deviationPoints: (measured - target) * 100,
+          sigmaPoints: Math.sqrt((target * (1 - target)) / Math.max(1, ok)) * 100,
+        };
       });
       const split: SplitResult = {
         weights,
@@ -168,7 +179,9 @@ export async function dataSection(ctx: Ctx): Promise<DataResult> {
         maxDeviationPoints: Math.max(...rows.map((r) => Math.abs(r.deviationPoints))),
       };
       result.splits.push(split);
-      log(`data: split ${split.label} over ${flows} connections: ${rows.map((r) => `${r.name} ${(r.measured * 100).toFixed(1)}% (target ${(r.target * 100).toFixed(1)}%)`).join(", ")}${errors ? `, ${errors} failed` : ""}`);
+      log(
+        `data: split ${split.label} over ${flows} connections: ${rows.map((r) => `${r.name} ${(r.measured * 100).toFixed(1)}% (target ${(r.target * 100).toFixed(1)}%)`).join(", ")}${errors ? `, ${errors} failed` : ""}`,
+      );
     }
     await stack.destroy();
     stack.setSite(ctx.home);

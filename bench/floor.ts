@@ -13,12 +13,17 @@ const scriptsOf = (r: PlannedResource) => renderScripts(r.kind, r.entry as never
 
 /** Every apply script of the plan, in creation order, as one script. */
 export function applyAll(site: Site): string {
-  return planResources(planSite(site)).map((r) => scriptsOf(r).apply).join("\n");
+  return planResources(planSite(site))
+    .map((r) => scriptsOf(r).apply)
+    .join("\n");
 }
 
 /** Every remove script of the plan, in reverse order, as one script. */
 export function removeAll(site: Site): string {
-  return [...planResources(planSite(site))].reverse().map((r) => scriptsOf(r).remove).join("\n");
+  return [...planResources(planSite(site))]
+    .reverse()
+    .map((r) => scriptsOf(r).remove)
+    .join("\n");
 }
 
 /** The apply script of the one resource with this key ("multipath", "pinned-isp3", ...). */

@@ -28,7 +28,13 @@ export interface UplinkSpec {
 
 /** The uplinks the (possibly extended) lab offers, in order: isp1, isp2, isp3, ... */
 export function labUplinks(count: number): UplinkSpec[] {
-  const out: UplinkSpec[] = TOPOLOGY.gw.uplinks.map((u) => ({ name: u.name, interface: u.interface, address: u.address, gateway: u.gateway, weight: u.weight }));
+  const out: UplinkSpec[] = TOPOLOGY.gw.uplinks.map((u) => ({
+    name: u.name,
+    interface: u.interface,
+    address: u.address,
+    gateway: u.gateway,
+    weight: u.weight,
+  }));
   for (let k = 3; k <= count; k++) {
     out.push({ name: `isp${k}`, interface: `eth${k}`, address: `192.168.${k + 1}.1/24`, gateway: `192.168.${k + 1}.254`, weight: 1 });
   }
@@ -106,11 +112,15 @@ export async function plainForwarding(lab: Lab): Promise<() => Promise<void>> {
   ].join("\n");
   await lab.exec("gw", script, { check: true });
   return async () => {
-    await lab.exec("gw", [
-      `nft delete table ip ${PLAIN_NFT} 2>/dev/null || true`,
-      `ip route del default via ${u.gateway} dev ${u.interface} 2>/dev/null || true`,
-      `echo ${before} > /proc/sys/net/ipv4/ip_forward`,
-    ].join("\n"), { check: true });
+    await lab.exec(
+      "gw",
+      [
+        `nft delete table ip ${PLAIN_NFT} 2>/dev/null || true`,
+        `ip route del default via ${u.gateway} dev ${u.interface} 2>/dev/null || true`,
+        `echo ${before} > /proc/sys/net/ipv4/ip_forward`,
+      ].join("\n"),
+      { check: true },
+    );
   };
 }
 
@@ -162,12 +172,33 @@ interface IperfResult {
 /** One iperf3 client run from the LAN client, LAN -> internet through the gateway. */
 export async function iperfOnce(lab: Lab, seconds: number): Promise<IperfResult> {
   const r = check(
-    await run(["ip", "netns", "exec", lab.ns.lan, "iperf3", "-c", IPERF_TARGET, "-p", String(IPERF_PORT), "-t", String(seconds), "-J", "--connect-timeout", "3000"], {
-      timeoutMs: (seconds + 20) * 1000,
-    }),
+    await run(
+      [
+        "ip",
+        "netns",
+        "exec",
+        lab.ns.lan,
+        "iperf3",
+        "-c",
+        IPERF_TARGET,
+        "-p",
+        String(IPERF_PORT),
+        "-t",
+        String(seconds),
+        "-J",
+        "--connect-timeout",
+        "3000",
+      ],
+      {
+        timeoutMs: (seconds + 20) * 1000,
+      },
+    ),
     "iperf3 client",
   );
-  const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } }; error?: string };
+  const j = JSON.parse(r.stdout) as {
+    end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } };
+    error?: string;
+  };
   if (j.error || !j.end?.sum_received) throw new Error(`iperf3: ${j.error ?? "no result"}`);
   return { bps: j.end.sum_received.bits_per_second, retransmits: j.end.sum_sent?.retransmits ?? 0 };
 }

@@ -74,32 +74,88 @@ export function targets(r: Results): Target[] {
   const p = c?.times.pulumi;
   const a = c?.times.ansible;
   const noopRatio = p?.["no-op up"] && a?.["no-op up"] ? med(p["no-op up"]) / med(a["no-op up"]) : null;
-  out.push(target("noop-vs-ansible", "no-op up <= 0.5x Ansible", noopRatio, "<=", 0.5,
-    noopRatio === null ? "not measured" : `${ms(med(p!["no-op up"]))} vs ${ms(med(a!["no-op up"]))} = ${ratio(med(p!["no-op up"]), med(a!["no-op up"]))}`));
+  out.push(
+    target(
+      "noop-vs-ansible",
+      "no-op up <= 0.5x Ansible",
+      noopRatio,
+      "<=",
+      0.5,
+      noopRatio === null
+        ? "not measured"
+        : `${ms(med(p!["no-op up"]))} vs ${ms(med(a!["no-op up"]))} = ${ratio(med(p!["no-op up"]), med(a!["no-op up"]))}`,
+    ),
+  );
   const firstRatio = p?.["first up"] && a?.["first up"] ? med(p["first up"]) / med(a["first up"]) : null;
-  out.push(target("first-up-vs-ansible", "first up <= Ansible", firstRatio, "<=", 1,
-    firstRatio === null ? "not measured" : `${ms(med(p!["first up"]))} vs ${ms(med(a!["first up"]))} = ${ratio(med(p!["first up"]), med(a!["first up"]))}`));
+  out.push(
+    target(
+      "first-up-vs-ansible",
+      "first up <= Ansible",
+      firstRatio,
+      "<=",
+      1,
+      firstRatio === null
+        ? "not measured"
+        : `${ms(med(p!["first up"]))} vs ${ms(med(a!["first up"]))} = ${ratio(med(p!["first up"]), med(a!["first up"]))}`,
+    ),
+  );
   const pts = r.scale?.points ?? [];
   const biggest = pts.length ? pts.reduce((x, y) => (y.routes > x.routes ? y : x)) : undefined;
   const floorRatio = biggest ? med(biggest.pulumi["first up"]) / med(biggest.floor["first up"]) : null;
-  out.push(target("routes-vs-floor", "1,000 pinned routes applied in <= 3x the floor", floorRatio, "<=", 3,
-    biggest ? `${biggest.routes} routes: ${ms(med(biggest.pulumi["first up"]))} vs floor ${ms(med(biggest.floor["first up"]))} = ${ratio(med(biggest.pulumi["first up"]), med(biggest.floor["first up"]))}${biggest.routes !== 1000 ? " (not 1,000 routes: quick/partial run)" : ""}` : "not measured"));
+  out.push(
+    target(
+      "routes-vs-floor",
+      "1,000 pinned routes applied in <= 3x the floor",
+      floorRatio,
+      "<=",
+      3,
+      biggest
+        ? `${biggest.routes} routes: ${ms(med(biggest.pulumi["first up"]))} vs floor ${ms(med(biggest.floor["first up"]))} = ${ratio(med(biggest.pulumi["first up"]), med(biggest.floor["first up"]))}${biggest.routes !== 1000 ? " (not 1,000 routes: quick/partial run)" : ""}`
+        : "not measured",
+    ),
+  );
   const changeRatios = pts.map((x) => ({ routes: x.routes, r: med(x.pulumi["one-route change"]) / med(x.pulumi["no-op up"]) }));
   const worst = changeRatios.length ? Math.max(...changeRatios.map((x) => x.r)) : null;
-  out.push(target("change-vs-noop", "a one-route change <= 1.5x a no-op up", worst, "<=", 1.5,
-    changeRatios.length ? changeRatios.map((x) => `${x.routes} routes ${x.r.toFixed(2)}x`).join(", ") : "not measured"));
+  out.push(
+    target(
+      "change-vs-noop",
+      "a one-route change <= 1.5x a no-op up",
+      worst,
+      "<=",
+      1.5,
+      changeRatios.length ? changeRatios.map((x) => `${x.routes} routes ${x.r.toFixed(2)}x`).join(", ") : "not measured",
+    ),
+  );
   const splits = r.data?.splits ?? [];
   const dev = splits.length ? Math.max(...splits.map((s) => s.maxDeviationPoints)) : null;
-  out.push(target("flow-split", "flow shares within ±3 points at 1,200 connections", dev, "<=", 3,
-    splits.length
-      ? splits.map((s) => {
-          const w = s.uplinks.reduce((x, y) => (Math.abs(y.deviationPoints) > Math.abs(x.deviationPoints) ? y : x));
-          return `${s.label}: max ${s.maxDeviationPoints.toFixed(1)} points (${w.name}, ${(Math.abs(w.deviationPoints) / w.sigmaPoints).toFixed(1)}σ) over ${s.connections}`;
-        }).join("; ")
-      : "not measured"));
+  out.push(
+    target(
+      "flow-split",
+      "flow shares within ±3 points at 1,200 connections",
+      dev,
+      "<=",
+      3,
+      splits.length
+        ? splits
+            .map((s) => {
+              const w = s.uplinks.reduce((x, y) => (Math.abs(y.deviationPoints) > Math.abs(x.deviationPoints) ? y : x));
+              return `${s.label}: max ${s.maxDeviationPoints.toFixed(1)} points (${w.name}, ${(Math.abs(w.deviationPoints) / w.sigmaPoints).toFixed(1)}σ) over ${s.connections}`;
+            })
+            .join("; ")
+        : "not measured",
+    ),
+  );
   const tp = r.data?.throughput;
-  out.push(target("throughput", "throughput >= 95% of plain forwarding", tp ? tp.ratio : null, ">=", 0.95,
-    tp ? `${(tp.gatewayMedian / 1e9).toFixed(2)} vs ${(tp.plainMedian / 1e9).toFixed(2)} Gbit/s = ${pct(tp.ratio)}` : "not measured"));
+  out.push(
+    target(
+      "throughput",
+      "throughput >= 95% of plain forwarding",
+      tp ? tp.ratio : null,
+      ">=",
+      0.95,
+      tp ? `${(tp.gatewayMedian / 1e9).toFixed(2)} vs ${(tp.plainMedian / 1e9).toFixed(2)} Gbit/s = ${pct(tp.ratio)}` : "not measured",
+    ),
+  );
   return out;
 }
 
@@ -113,7 +169,14 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
     const rows = [["operation", "pulumi", "floor", ...(hasA ? ["ansible"] : []), "pulumi/floor", ...(hasA ? ["pulumi/ansible"] : [])]];
     for (const op of c.ops) {
       const t = (m: Method) => med(c.times[m][op]);
-      rows.push([op, ms(t("pulumi")), ms(t("floor")), ...(hasA ? [ms(t("ansible"))] : []), ratio(t("pulumi"), t("floor")), ...(hasA ? [ratio(t("pulumi"), t("ansible"))] : [])]);
+      rows.push([
+        op,
+        ms(t("pulumi")),
+        ms(t("floor")),
+        ...(hasA ? [ms(t("ansible"))] : []),
+        ratio(t("pulumi"), t("floor")),
+        ...(hasA ? [ratio(t("pulumi"), t("ansible"))] : []),
+      ]);
     }
     out.push({
       title: `Control plane, home site (${c.resources} resources; weight change: ${c.weightChange}); median of ${c.runs} run(s)`,
@@ -125,7 +188,12 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
   if (s) {
     const rows = [["routes", "resources", ...SCALE_OPS.flatMap((op) => [`${op} pulumi`, "floor", "ratio"]), "preview pulumi"]];
     for (const p of s.points) {
-      rows.push([String(p.routes), String(p.resources), ...SCALE_OPS.flatMap((op) => [ms(med(p.pulumi[op])), ms(med(p.floor[op])), ratio(med(p.pulumi[op]), med(p.floor[op]))]), ms(med(p.pulumiPreview))]);
+      rows.push([
+        String(p.routes),
+        String(p.resources),
+        ...SCALE_OPS.flatMap((op) => [ms(med(p.pulumi[op])), ms(med(p.floor[op])), ratio(med(p.pulumi[op]), med(p.floor[op]))]),
+        ms(med(p.pulumiPreview)),
+      ]);
     }
     if (s.points.length > 1) {
       const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : `${x.toFixed(2)} ms`);
@@ -142,7 +210,10 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
       const vrows = [["first up with", "pulumi", "floor", "ratio"]];
       if (big) vrows.push(["defaults (as above)", ms(med(big.pulumi["first up"])), ms(fl), ratio(med(big.pulumi["first up"]), fl)]);
       for (const v of s.variants) vrows.push([v.name, ms(v.firstUp.median), ms(fl), ratio(v.firstUp.median, fl)]);
-      out.push({ title: `Scale: first up of the ${s.variants[0].routes}-route site with engine options that skip work (median of ${s.variants[0].firstUp.runs.length})`, rows: vrows });
+      out.push({
+        title: `Scale: first up of the ${s.variants[0].routes}-route site with engine options that skip work (median of ${s.variants[0].firstUp.runs.length})`,
+        rows: vrows,
+      });
     }
   }
   const d = r.data;
@@ -150,7 +221,16 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
     const rows = [["split", "uplink", "target", "measured", "connections", "deviation", "binomial σ", "deviation/σ"]];
     for (const sp of d.splits) {
       for (const u of sp.uplinks) {
-        rows.push([sp.label, u.name, pct(u.target), pct(u.measured), String(u.count), `${u.deviationPoints >= 0 ? "+" : ""}${u.deviationPoints.toFixed(1)} pt`, `${u.sigmaPoints.toFixed(2)} pt`, (u.deviationPoints / u.sigmaPoints).toFixed(2)]);
+        rows.push([
+          sp.label,
+          u.name,
+          pct(u.target),
+          pct(u.measured),
+          String(u.count),
+          `${u.deviationPoints >= 0 ? "+" : ""}${u.deviationPoints.toFixed(1)} pt`,
+          `${u.sigmaPoints.toFixed(2)} pt`,
+          (u.deviationPoints / u.sigmaPoints).toFixed(2),
+        ]);
       }
       if (sp.errors) rows.push([sp.label, "failed", "", "", String(sp.errors), ""]);
     }
@@ -186,7 +266,10 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
       ["preflight script (one exec)", ms(b.preflightMs)],
     ];
     for (const x of b.perResourceApply) rows.push([`apply ${x.kind} ${x.key} (one exec)`, ms(x.ms)]);
-    rows.push(["sum: preflight + every apply, sequential on one connection", ms(b.preflightMs + b.perResourceApply.reduce((s2, x) => s2 + x.ms, 0))]);
+    rows.push([
+      "sum: preflight + every apply, sequential on one connection",
+      ms(b.preflightMs + b.perResourceApply.reduce((s2, x) => s2 + x.ms, 0)),
+    ]);
     rows.push(["sum: every remove, sequential", ms(b.perResourceRemove.reduce((s2, x) => s2 + x.ms, 0))]);
     rows.push(["`pulumi version` through the wrapper (no program, no engine)", ms(b.cliVersion.median)]);
     rows.push(["`pulumi version`, the bare CLI binary", ms(b.cliBareVersion.median)]);
@@ -194,17 +277,26 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
     rows.push(["program load: node + @pulumi/pulumi + dist/index.js", ms(b.programLoad.median)]);
     if (b.noopSkipPreview) rows.push(["no-op `up --skip-preview` (one program run instead of two)", ms(b.noopSkipPreview.median)]);
     const l = b.channelLoad;
-    if (l) rows.push([`${l.execs} short execs at once through the pool: failed with "Channel open failure" after its retries`, `${l.failed} of ${l.execs}`]);
+    if (l)
+      rows.push([
+        `${l.execs} short execs at once through the pool: failed with "Channel open failure" after its retries`,
+        `${l.failed} of ${l.execs}`,
+      ]);
     const d2 = r.derived;
     if (d2.previewFixedMs !== undefined) rows.push(["preview (CLI + program + provider plugin, no SSH)", ms(d2.previewFixedMs)]);
-    if (d2.enginePerResourceMs !== undefined) rows.push(["engine cost per extra resource in a no-op up (no SSH)", `${d2.enginePerResourceMs.toFixed(1)} ms`]);
-    if (d2.firstUpMinusPreviewMs !== undefined) rows.push(["first up minus preview (update pass incl. its SSH work)", ms(d2.firstUpMinusPreviewMs)]);
+    if (d2.enginePerResourceMs !== undefined)
+      rows.push(["engine cost per extra resource in a no-op up (no SSH)", `${d2.enginePerResourceMs.toFixed(1)} ms`]);
+    if (d2.firstUpMinusPreviewMs !== undefined)
+      rows.push(["first up minus preview (update pass incl. its SSH work)", ms(d2.firstUpMinusPreviewMs)]);
     out.push({ title: "Where the time goes (home site, through the lab's ssh relay)", rows });
   }
   const t = r.targets;
   out.push({
     title: "Targets (reported, not asserted)",
-    rows: [["target", "measured", "verdict"], ...t.map((x) => [x.goal, x.measured, x.met === null ? "not measured" : x.met ? "met" : "MISSED"])],
+    rows: [
+      ["target", "measured", "verdict"],
+      ...t.map((x) => [x.goal, x.measured, x.met === null ? "not measured" : x.met ? "met" : "MISSED"]),
+    ],
   });
   return out;
 }
@@ -247,48 +339,75 @@ export async function plots(r: Results, dir: string): Promise<string[]> {
   const c = r.control;
   if (c) {
     const methods = (["pulumi", "floor", "ansible"] as const).filter((m) => Object.keys(c.times[m]).length);
-    await save("control.svg", barChartSpec({
-      title: "Control plane, home site (median)",
-      yLabel: "seconds",
-      categories: c.ops.map((x) => x),
-      series: methods.map((m) => ({ name: m === "floor" ? "floor (one ssh script)" : m, values: c.ops.map((op) => med(c.times[m][op]) / 1000) })),
-    }));
+    await save(
+      "control.svg",
+      barChartSpec({
+        title: "Control plane, home site (median)",
+        yLabel: "seconds",
+        categories: c.ops.map((x) => x),
+        series: methods.map((m) => ({
+          name: m === "floor" ? "floor (one ssh script)" : m,
+          values: c.ops.map((op) => med(c.times[m][op]) / 1000),
+        })),
+      }),
+    );
   }
   const s = r.scale;
   if (s?.points.length) {
-    await save("scale.svg", lineChartSpec({
-      title: `Scale: ${s.uplinks} uplinks, time vs pinned routes (median)`,
-      yLabel: "seconds",
-      xLabel: "pinned routes (log scale)",
-      logX: true,
-      series: [
-        ...SCALE_OPS.map((op) => ({ name: `pulumi ${op}`, points: s.points.map((p) => [p.routes, med(p.pulumi[op]) / 1000] as [number, number]) })),
-        ...(["first up", "destroy"] as const).map((op) => ({ name: `floor ${op}`, dashed: true, points: s.points.map((p) => [p.routes, med(p.floor[op]) / 1000] as [number, number]) })),
-      ],
-    }));
+    await save(
+      "scale.svg",
+      lineChartSpec({
+        title: `Scale: ${s.uplinks} uplinks, time vs pinned routes (median)`,
+        yLabel: "seconds",
+        xLabel: "pinned routes (log scale)",
+        logX: true,
+        series: [
+          ...SCALE_OPS.map((op) => ({
+            name: `pulumi ${op}`,
+            points: s.points.map((p) => [p.routes, med(p.pulumi[op]) / 1000] as [number, number]),
+          })),
+          ...(["first up", "destroy"] as const).map((op) => ({
+            name: `floor ${op}`,
+            dashed: true,
+            points: s.points.map((p) => [p.routes, med(p.floor[op]) / 1000] as [number, number]),
+          })),
+        ],
+      }),
+    );
   }
   const d = r.data;
   if (d?.splits.length) {
     const cats = d.splits.flatMap((sp) => sp.uplinks.map((u) => `${sp.label} ${u.name}`));
-    await save("flows.svg", barChartSpec({
-      title: "Flow split: share of new connections per uplink",
-      yLabel: "percent of connections",
-      categories: cats,
-      series: [
-        { name: "target (weight)", values: d.splits.flatMap((sp) => sp.uplinks.map((u) => u.target * 100)) },
-        { name: "measured", values: d.splits.flatMap((sp) => sp.uplinks.map((u) => u.measured * 100)) },
-      ],
-    }));
+    await save(
+      "flows.svg",
+      barChartSpec({
+        title: "Flow split: share of new connections per uplink",
+        yLabel: "percent of connections",
+        categories: cats,
+        series: [
+          { name: "target (weight)", values: d.splits.flatMap((sp) => sp.uplinks.map((u) => u.target * 100)) },
+          { name: "measured", values: d.splits.flatMap((sp) => sp.uplinks.map((u) => u.measured * 100)) },
+        ],
+      }),
+    );
   }
   if (d?.throughput) {
     const tp = d.throughput;
-    await save("throughput.svg", barChartSpec({
-      title: "Throughput LAN -> internet (iperf3)",
-      yLabel: "Gbit/s",
-      categories: ["plain NAT", "multiwan", ...(tp.ablation ?? []).map((a) => `multiwan, ${a.short ?? "variant"}`)],
-      series: [{ name: "median throughput", values: [tp.plainMedian / 1e9, tp.gatewayMedian / 1e9, ...(tp.ablation ?? []).map((a) => a.median / 1e9)] }],
-      refs: [{ value: (tp.plainMedian * 0.95) / 1e9, label: "95% of plain" }],
-    }));
+    await save(
+      "throughput.svg",
+      barChartSpec({
+        title: "Throughput LAN -> internet (iperf3)",
+        yLabel: "Gbit/s",
+        categories: ["plain NAT", "multiwan", ...(tp.ablation ?? []).map((a) => `multiwan, ${a.short ?? "variant"}`)],
+        series: [
+          {
+            name: "median throughput",
+            values: [tp.plainMedian / 1e9, tp.gatewayMedian / 1e9, ...(tp.ablation ?? []).map((a) => a.median / 1e9)],
+          },
+        ],
+        refs: [{ value: (tp.plainMedian * 0.95) / 1e9, label: "95% of plain" }],
+      }),
+    );
   }
   return written;
 }

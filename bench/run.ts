@@ -52,11 +52,18 @@ function intEnv(name: string, dflt: number, min = 0): number {
 export function options(env = process.env): Options {
   const quick = env.BENCH_QUICK === "1" || env.BENCH_QUICK === "true";
   const runs = intEnv("BENCH_RUNS", quick ? 1 : 5, 1);
-  const sections = new Set((env.BENCH_SECTIONS ?? "control,scale,data,breakdown").split(",").map((s) => s.trim()).filter(Boolean));
-  for (const s of sections) if (!["control", "scale", "data", "breakdown"].includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
+  const sections = new Set(
+    (env.BENCH_SECTIONS ?? "control,scale,data,breakdown")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  for (const s of sections)
+    if (!["control", "scale", "data", "breakdown"].includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
   const splits = (env.BENCH_SPLITS ?? "2:1,3:2:1").split(",").map((s) => s.trim().split(":").map(Number));
   for (const s of splits) {
-    if (s.length < 2 || s.length > 8 || s.some((w) => !Number.isInteger(w) || w < 1 || w > 256)) throw new Error(`BENCH_SPLITS: ${s.join(":")} is not 2 to 8 weights of 1..256`);
+    if (s.length < 2 || s.length > 8 || s.some((w) => !Number.isInteger(w) || w < 1 || w > 256))
+      throw new Error(`BENCH_SPLITS: ${s.join(":")} is not 2 to 8 weights of 1..256`);
   }
   const out = path.resolve(env.BENCH_OUT ?? DEFAULT_OUT);
   const ansible = (env.BENCH_ANSIBLE ?? "auto") as Options["ansible"];
@@ -67,7 +74,10 @@ export function options(env = process.env): Options {
     quick,
     runs,
     scaleRuns: intEnv("BENCH_SCALE_RUNS", runs, 1),
-    scaleRoutes: (env.BENCH_SCALE_ROUTES ?? "10,100,1000").split(",").map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0),
+    scaleRoutes: (env.BENCH_SCALE_ROUTES ?? "10,100,1000")
+      .split(",")
+      .map((x) => Number(x.trim()))
+      .filter((x) => Number.isInteger(x) && x > 0),
     scaleUplinks: Math.min(8, Math.max(2, intEnv("BENCH_SCALE_UPLINKS", 8, 2))),
     flows: intEnv("BENCH_FLOWS", 1200, 1),
     splits,
@@ -100,7 +110,12 @@ async function main(): Promise<number> {
     if (ansibleInfo.ok && opts.nat !== "nftables") ansibleInfo = { ok: false, reason: "the Ansible peer implements nftables only" };
     if (!ansibleInfo.ok) log(`Ansible peer skipped: ${ansibleInfo.reason}`);
   }
-  const pulumiVersion = (await run([process.execPath, path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), "version"], { cwd: REPO_ROOT, timeoutMs: 300_000 /* may build the CLI first */ })).stdout.trim();
+  const pulumiVersion = (
+    await run([process.execPath, path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), "version"], {
+      cwd: REPO_ROOT,
+      timeoutMs: 300_000 /* may build the CLI first */,
+    })
+  ).stdout.trim();
 
   let lab: Lab | undefined;
   let stack: BenchStack | undefined;
@@ -180,8 +195,11 @@ async function main(): Promise<number> {
   const md = markdownReport(results);
   fs.writeFileSync(path.join(opts.out, "latest.md"), md);
   const charts = await plots(results, opts.out);
-  process.stdout.write(`\nwrote ${[json, path.join(opts.out, "latest.md"), ...charts].map((f) => path.relative(process.cwd(), f) || f).join(", ")}\n`);
-  if (opts.updateReadme && updateReadme(path.join(REPO_ROOT, "bench", "README.md"), md)) process.stdout.write("updated the results block of bench/README.md\n");
+  process.stdout.write(
+    `\nwrote ${[json, path.join(opts.out, "latest.md"), ...charts].map((f) => path.relative(process.cwd(), f) || f).join(", ")}\n`,
+  );
+  if (opts.updateReadme && updateReadme(path.join(REPO_ROOT, "bench", "README.md"), md))
+    process.stdout.write("updated the results block of bench/README.md\n");
   return errors.length ? 1 : 0;
 }
 
@@ -196,7 +214,8 @@ async function replot(): Promise<number> {
   fs.writeFileSync(path.join(opts.out, "latest.md"), md);
   const charts = await plots(results, opts.out);
   process.stdout.write(`\nwrote ${[path.join(opts.out, "latest.md"), ...charts].join(", ")}\n`);
-  if (opts.updateReadme && updateReadme(path.join(REPO_ROOT, "bench", "README.md"), md)) process.stdout.write("updated the results block of bench/README.md\n");
+  if (opts.updateReadme && updateReadme(path.join(REPO_ROOT, "bench", "README.md"), md))
+    process.stdout.write("updated the results block of bench/README.md\n");
   return 0;
 }
 
@@ -204,7 +223,7 @@ if (require.main === module) {
   (process.argv[2] === "--replot" ? replot() : main()).then(
     (code) => process.exit(code),
     (e) => {
-      process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       killAll();
       process.exit(1);
     },

@@ -87,7 +87,11 @@ export async function scaleSection(ctx: Ctx): Promise<ScaleResult> {
           add("floor", "first up", await floorRun(ctx.gw, applyAll(site), "apply all"));
           st.floor.applied = await kernelState(lab);
           add("floor", "no-op up", await floorRun(ctx.gw, applyAll(site), "apply all again"));
-          add("floor", "one-route change", await floorRun(ctx.gw, applyOne(changedSite, `pinned-${changed.uplink}`), "apply one PinnedRoutes"));
+          add(
+            "floor",
+            "one-route change",
+            await floorRun(ctx.gw, applyOne(changedSite, `pinned-${changed.uplink}`), "apply one PinnedRoutes"),
+          );
           st.floor.changed = await kernelState(lab);
           add("floor", "destroy", await floorRun(ctx.gw, removeAll(changedSite), "remove all"));
           st.floor.removed = await kernelState(lab);
@@ -95,7 +99,9 @@ export async function scaleSection(ctx: Ctx): Promise<ScaleResult> {
       };
       for (const m of i % 2 ? (["floor", "pulumi"] as const) : (["pulumi", "floor"] as const)) {
         await cycles[m]();
-        log(`scale ${routes} routes run ${i + 1}/${runs} ${m}: ${SCALE_OPS.map((op) => `${op} ${Math.round(samples[m][op]!.at(-1)!)} ms`).join(", ")}`);
+        log(
+          `scale ${routes} routes run ${i + 1}/${runs} ${m}: ${SCALE_OPS.map((op) => `${op} ${Math.round(samples[m][op]!.at(-1)!)} ms`).join(", ")}`,
+        );
         if (!checks.expect(`scale ${routes} run ${i + 1} ${m} after destroy vs pristine`, pristine, st[m].removed!)) {
           throw new Error(`scale: ${m} did not bring the gateway back to its pristine state:\n${checks.mismatches.join("\n")}`);
         }

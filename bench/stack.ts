@@ -19,7 +19,10 @@ export class BenchStack {
   commands = 0;
   readonly channelOpenFailures: string[] = [];
 
-  constructor(readonly lab: Lab, workDir: string) {
+  constructor(
+    readonly lab: Lab,
+    workDir: string,
+  ) {
     fs.mkdirSync(workDir, { recursive: true });
     this.stack = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), workDir);
   }
@@ -29,10 +32,18 @@ export class BenchStack {
   }
 
   async pulumi(args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-    const r = await run([process.execPath, PULUMI, ...args, ...this.stack.args, "--non-interactive"], { cwd: REPO_ROOT, env: { ...this.stack.env, ...env }, timeoutMs });
+    const r = await run([process.execPath, PULUMI, ...args, ...this.stack.args, "--non-interactive"], {
+      cwd: REPO_ROOT,
+      env: { ...this.stack.env, ...env },
+      timeoutMs,
+    });
     this.commands++;
     if (r.code !== 0 && /Channel open failure/.test(r.stdout + r.stderr)) {
-      this.channelOpenFailures.push(`${Object.entries(env).map(([k, v]) => `${k}=${v} `).join("")}pulumi ${args.join(" ")}`);
+      this.channelOpenFailures.push(
+        `${Object.entries(env)
+          .map(([k, v]) => `${k}=${v} `)
+          .join("")}pulumi ${args.join(" ")}`,
+      );
     }
     return r;
   }

@@ -15,9 +15,15 @@ export function stateOf(s: GatewaySnapshot): KernelState {
   return {
     rules: s.rules,
     // IPv6 link-local routes appear on their own a while after links come up.
-    routes: s.routes.split("\n").filter((l) => !l.includes(":")).join("\n"),
+    routes: s.routes
+      .split("\n")
+      .filter((l) => !l.includes(":"))
+      .join("\n"),
     nft: sortedTables(s.nft.replace(/counter packets \d+ bytes \d+ /g, "")),
-    sysctls: Object.entries(s.sysctls).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join("\n"),
+    sysctls: Object.entries(s.sysctls)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n"),
   };
 }
 
@@ -52,7 +58,9 @@ export function stateDiff(want: KernelState, got: KernelState): string[] {
     const b = got[k].split("\n");
     let i = 0;
     while (i < a.length && i < b.length && a[i] === b[i]) i++;
-    out.push(`${k}: line ${i + 1}: expected ${JSON.stringify(a[i] ?? "(end)")}, got ${JSON.stringify(b[i] ?? "(end)")} (${a.length} vs ${b.length} lines)`);
+    out.push(
+      `${k}: line ${i + 1}: expected ${JSON.stringify(a[i] ?? "(end)")}, got ${JSON.stringify(b[i] ?? "(end)")} (${a.length} vs ${b.length} lines)`,
+    );
   }
   return out;
 }

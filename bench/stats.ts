@@ -53,8 +53,14 @@ export function pct(x: number, digits = 1): string {
 /** A plain-text table: first row is the header; columns padded; numbers right-aligned. */
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  const numeric = rows[0].map((_, i) => rows.slice(1).every((r) => /^[-+0-9.,x% smb/()≈~]*$/i.test(r[i] ?? "") && /\d|^-$/.test(r[i] ?? "-")));
-  const fmt = (r: string[]) => r.map((cell, i) => (numeric[i] && i > 0 ? (cell ?? "").padStart(widths[i]) : (cell ?? "").padEnd(widths[i]))).join("  ").trimEnd();
+  const numeric = rows[0].map((_, i) =>
+    rows.slice(1).every((r) => /^[-+0-9.,x% smb/()≈~]*$/i.test(r[i] ?? "") && /\d|^-$/.test(r[i] ?? "-")),
+  );
+  const fmt = (r: string[]) =>
+    r
+      .map((cell, i) => (numeric[i] && i > 0 ? (cell ?? "").padStart(widths[i]) : (cell ?? "").padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [fmt(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(fmt)].join("\n");
 }
 

@@ -16,8 +16,15 @@ function banner(text: string) {
 
 /** Runs `npm run pulumi` for the lab stack with the terminal attached. */
 function pulumi(lab: Lab, env: NodeJS.ProcessEnv, stackArgs: string[], args: string[]): void {
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), ...args, ...stackArgs], { cwd: REPO_ROOT, env, stdio: "inherit" });
-  if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.status}); the lab ${lab.name} is kept for inspection: npm run lab -- down ${lab.name}`);
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist", "cli", "pulumi.js"), ...args, ...stackArgs], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: "inherit",
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `pulumi ${args.join(" ")} failed (exit ${r.status}); the lab ${lab.name} is kept for inspection: npm run lab -- down ${lab.name}`,
+    );
 }
 
 async function main(): Promise<void> {
@@ -27,13 +34,16 @@ async function main(): Promise<void> {
   const { env, args: stackArgs, configFile } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
   let deployed = false;
   try {
-
     banner(`pulumi up of the home site (stack file ${configFile})`);
     pulumi(lab, env, stackArgs, ["up", "--yes", "--skip-preview"]);
     deployed = true;
 
     banner("what landed on the gateway");
-    const show = await lab.exec("gw", "echo '# ip rule'; ip rule; echo; echo '# ip route show table all proto 77'; ip route show table all proto 77; echo; echo '# nft list ruleset'; nft list ruleset", { check: true });
+    const show = await lab.exec(
+      "gw",
+      "echo '# ip rule'; ip rule; echo; echo '# ip route show table all proto 77'; ip route show table all proto 77; echo; echo '# nft list ruleset'; nft list ruleset",
+      { check: true },
+    );
     console.log(show.stdout.trimEnd());
 
     banner("600 connections from the LAN client to 60 internet servers");
@@ -49,7 +59,9 @@ async function main(): Promise<void> {
     if (keep) {
       banner(`the lab ${lab.name} keeps running`);
       console.log(lab.summary());
-      console.log(`  pulumi:     PULUMI_BACKEND_URL=file://${work}/state PULUMI_CONFIG_PASSPHRASE=lab npm run pulumi -- <command> ${stackArgs.join(" ")}`);
+      console.log(
+        `  pulumi:     PULUMI_BACKEND_URL=file://${work}/state PULUMI_CONFIG_PASSPHRASE=lab npm run pulumi -- <command> ${stackArgs.join(" ")}`,
+      );
       console.log(`  tear down:  (the pulumi destroy above, then) npm run lab -- down ${lab.name}`);
       return;
     }

@@ -14,7 +14,18 @@ import { findProjectDir, programFromFile, resolveProgramFile, startLanguageHost,
 const PROGRAM_COMMANDS = new Set(["up", "update", "preview", "pre", "destroy", "down", "dn", "refresh"]);
 
 /** Root flags that take a value as the next argument when not written `--flag=value`. */
-const VALUE_FLAGS = new Set(["-C", "--cwd", "--color", "--tracing", "--otel-traces", "--profiling", "--memprofilerate", "-v", "--verbose", "--tracing-header"]);
+const VALUE_FLAGS = new Set([
+  "-C",
+  "--cwd",
+  "--color",
+  "--tracing",
+  "--otel-traces",
+  "--profiling",
+  "--memprofilerate",
+  "-v",
+  "--verbose",
+  "--tracing-header",
+]);
 
 /** The subcommand and `--cwd`, read from the arguments the way the CLI's root command does. */
 export function parseArgs(args: string[]): { command?: string; cwd?: string; wantsHelp: boolean; hasClient: boolean } {

@@ -34,7 +34,10 @@ export function readStackFile(file: string): StackFile {
   if (!config || typeof config !== "object" || !(SITE_KEY in config)) {
     throw new StackFileError(`${file}: has no "${SITE_KEY}" under "config:" (see stacks/Pulumi.home.yaml for the layout)`);
   }
-  const base = path.basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+  const base = path
+    .basename(file)
+    .replace(/^Pulumi\./, "")
+    .replace(/\.ya?ml$/, "");
   return { file, stack: base, site: config[SITE_KEY] };
 }
 

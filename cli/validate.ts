@@ -15,7 +15,9 @@ function validateOne(file: string): boolean {
   const shares = trafficShares(plan.multipath);
   const uplinks = result.site.uplinks.map((u) => `${u.name} ${Math.round(shares[u.name] * 100)}%`).join(", ");
   const pins = result.site.pinnedRoutes.length;
-  console.log(`${file}: valid: ${result.site.uplinks.length} uplinks (${uplinks}), ${pins} pinned route${pins === 1 ? "" : "s"}, NAT with ${result.site.nat.backend}`);
+  console.log(
+    `${file}: valid: ${result.site.uplinks.length} uplinks (${uplinks}), ${pins} pinned route${pins === 1 ? "" : "s"}, NAT with ${result.site.nat.backend}`,
+  );
   return true;
 }
 

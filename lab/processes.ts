@@ -42,7 +42,8 @@ export function labProcessRe(name: string): RegExp {
   const n = escapeRe(name);
   return new RegExp(`(?:${n}-(?:gw|m1|m2|net|lan)\\b|/${n}/|--lab ${n}(?:\\s|$))`);
 }
-export const ANY_LAB_PROCESS_RE = /(?:netns exec (mw[0-9a-z]{1,12})-(?:gw|m1|m2|net|lan)\b|--lab (mw[0-9a-z]{1,12})(?:\s|$)|\/(mw[0-9a-z]{1,12})\/sshd_config)/;
+export const ANY_LAB_PROCESS_RE =
+  /(?:netns exec (mw[0-9a-z]{1,12})-(?:gw|m1|m2|net|lan)\b|--lab (mw[0-9a-z]{1,12})(?:\s|$)|\/(mw[0-9a-z]{1,12})\/sshd_config)/;
 
 export function ancestors(): Set<number> {
   const out = new Set<number>([process.pid]);

@@ -23,7 +23,11 @@ export function initLabStack(labName: string, stackFile: string, privateKey: str
   fs.mkdirSync(path.join(workDir, "state"), { recursive: true });
   const configFile = path.join(workDir, `Pulumi.${stack}.yaml`);
   fs.copyFileSync(stackFile, configFile);
-  const env = { ...process.env, PULUMI_BACKEND_URL: `file://${workDir}/state`, PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "lab" };
+  const env = {
+    ...process.env,
+    PULUMI_BACKEND_URL: `file://${workDir}/state`,
+    PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "lab",
+  };
   const pulumi = (args: string[], input?: string) => {
     const r = spawnSync(process.execPath, [PULUMI, ...args], { cwd: REPO_ROOT, env, input, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`pulumi ${args[0]} ${args[1] ?? ""} failed: ${r.stderr || r.stdout}`);
@@ -31,7 +35,10 @@ export function initLabStack(labName: string, stackFile: string, privateKey: str
   const repoStackFile = path.join(REPO_ROOT, "stacks", `Pulumi.${stack}.yaml`);
   try {
     pulumi(["stack", "init", stack]);
-    const salt = fs.readFileSync(repoStackFile, "utf8").split("\n").find((l) => l.startsWith("encryptionsalt:"));
+    const salt = fs
+      .readFileSync(repoStackFile, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("encryptionsalt:"));
     if (salt) fs.appendFileSync(configFile, `${salt}\n`);
   } finally {
     fs.rmSync(repoStackFile, { force: true });

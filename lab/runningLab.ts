@@ -71,10 +71,27 @@ export class Lab {
   /** argv of the OpenSSH client for the lab gateway (pinned host key, no ~/.ssh use). */
   sshArgs(...remote: string[]): string[] {
     return [
-      "ssh", "-F", "none", "-i", this.privateKeyPath, "-p", String(this.sshPort),
-      "-o", `UserKnownHostsFile=${this.knownHostsPath}`, "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-      "-o", "LogLevel=ERROR", "root@127.0.0.1", ...remote,
+      "ssh",
+      "-F",
+      "none",
+      "-i",
+      this.privateKeyPath,
+      "-p",
+      String(this.sshPort),
+      "-o",
+      `UserKnownHostsFile=${this.knownHostsPath}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "LogLevel=ERROR",
+      "root@127.0.0.1",
+      ...remote,
     ];
   }
 
@@ -92,7 +109,9 @@ export class Lab {
     const argv = typeof cmd === "string" ? ["sh", "-c", cmd] : [...cmd];
     if (role === "gw") {
       if (!alive(this.state.sshdPid)) {
-        return Promise.reject(new Error(`lab ${this.name}: the gateway's sshd (pid ${this.state.sshdPid}) is not running; its mount namespace is gone`));
+        return Promise.reject(
+          new Error(`lab ${this.name}: the gateway's sshd (pid ${this.state.sshdPid}) is not running; its mount namespace is gone`),
+        );
       }
       return run(["nsenter", "-t", String(this.state.sshdPid), "-m", "-n", "--", ...argv], { timeoutMs: COMMAND_TIMEOUT_MS, ...opts });
     }
@@ -158,25 +177,38 @@ export class Lab {
     this.state.gwServerPid = undefined;
     // The kernel dismantles a deleted namespace asynchronously: wait until the
     // veth peers of its links are gone before creating them again.
-    const peers: [Role, string][] = [["lan", "eth0"], ["m1", "lan"], ["m2", "lan"]];
+    const peers: [Role, string][] = [
+      ["lan", "eth0"],
+      ["m1", "lan"],
+      ["m2", "lan"],
+    ];
     for (let i = 0; ; i++) {
       const left = [];
-      for (const [role, dev] of peers) if ((await run(["ip", "-n", this.ns[role], "link", "show", "dev", dev])).code === 0) left.push(`${this.ns[role]} ${dev}`);
+      for (const [role, dev] of peers)
+        if ((await run(["ip", "-n", this.ns[role], "link", "show", "dev", dev])).code === 0) left.push(`${this.ns[role]} ${dev}`);
       if (!left.length) break;
-      if (i >= 200) throw new Error(`lab ${this.name}: ${gw} was deleted but its links live on (${left.join(", ")}): something still holds the namespace`);
+      if (i >= 200)
+        throw new Error(
+          `lab ${this.name}: ${gw} was deleted but its links live on (${left.join(", ")}): something still holds the namespace`,
+        );
       await sleep(50);
     }
     this.log(`reboot: recreating ${gw}`);
     await createGateway(this.ns);
     this.state.sshdPid = await startSshd(this.state, this.log);
-    if (!(await waitBanner(this.sshPort, 10_000))) throw new Error(`lab ${this.name}: sshd did not come back after reboot (see ${this.dir}/logs/sshd.log)`);
+    if (!(await waitBanner(this.sshPort, 10_000)))
+      throw new Error(`lab ${this.name}: sshd did not come back after reboot (see ${this.dir}/logs/sshd.log)`);
     this.save();
     this.log("reboot: gateway is up");
   }
 
   /** Tears the lab down (see downLab). */
   async down(opts: DownOptions = {}): Promise<DownReport> {
-    const r = await downLab(this.name, { keepState: opts.keepState ?? this.state.keepState, log: opts.log ?? this.log, baseDir: path.dirname(this.dir) });
+    const r = await downLab(this.name, {
+      keepState: opts.keepState ?? this.state.keepState,
+      log: opts.log ?? this.log,
+      baseDir: path.dirname(this.dir),
+    });
     this.unguard();
     return r;
   }
@@ -189,7 +221,9 @@ export class Lab {
       `  namespaces: ${ROLES.map((r) => s.namespaces[r]).join(" ")}`,
       `  state dir:  ${s.dir}${s.keepState ? " (kept on down)" : ""}`,
       `  gateway:    eth0 192.168.3.100/24, eth1 192.168.1.1/24 (isp1 via 192.168.1.254), eth2 192.168.2.1/24 (isp2 via 192.168.2.254)`,
-      `  disk:       ${Object.entries(s.disk).map(([g, u]) => `${g} -> ${u}`).join(", ")}`,
+      `  disk:       ${Object.entries(s.disk)
+        .map(([g, u]) => `${g} -> ${u}`)
+        .join(", ")}`,
       `  ssh relay:  127.0.0.1:${s.sshPort} -> ${s.namespaces.gw} 127.0.0.1:22 (relay pid ${s.relayPid}, sshd pid ${s.sshdPid})`,
       `  host key:   ${s.hostKeyLine}`,
       `  stack file: ${s.stackFile} (private key: ${s.privateKeyPath})`,

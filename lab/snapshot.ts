@@ -34,7 +34,7 @@ export const KERNEL_STATE_SCRIPT = [
   "echo @@nft; nft list ruleset 2>&1",
   "echo @@iptables; iptables-save 2>&1 | grep -v '^#'",
   "echo @@sysctls",
-  "for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/fib_multipath_hash_policy /proc/sys/net/ipv4/fib_multipath_use_neigh /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/conf/*/ignore_routes_with_linkdown; do echo \"$f=$(cat $f)\"; done",
+  'for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/fib_multipath_hash_policy /proc/sys/net/ipv4/fib_multipath_use_neigh /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/conf/*/ignore_routes_with_linkdown; do echo "$f=$(cat $f)"; done',
   "echo @@end",
 ].join("\n");
 

@@ -69,8 +69,22 @@ export async function startSshd(s: LabState, log: (m: string) => void): Promise<
   // The gateway is a Debian box with ifupdown: its hook folder is on the disk
   // (the host has none), so link-up hooks can be installed and exercised.
   fs.mkdirSync(path.join(s.dir, "disk", "etc", "upper", "network", "if-up.d"), { recursive: true });
-  log(`starting sshd in ${s.namespaces.gw} (private mount namespace: overlays ${Object.keys(OVERLAYS).join(", ")}; tmpfs /run ${TMPFS.join(" ")}; rest read-only)`);
-  const pid = spawnDaemon(s.dir, "sshd", ["ip", "netns", "exec", s.namespaces.gw, "unshare", "-m", "--propagation", "private", "sh", "-c", gatewayMountScript(s)]);
+  log(
+    `starting sshd in ${s.namespaces.gw} (private mount namespace: overlays ${Object.keys(OVERLAYS).join(", ")}; tmpfs /run ${TMPFS.join(" ")}; rest read-only)`,
+  );
+  const pid = spawnDaemon(s.dir, "sshd", [
+    "ip",
+    "netns",
+    "exec",
+    s.namespaces.gw,
+    "unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    gatewayMountScript(s),
+  ]);
   // `ip netns exec`, `unshare` and `sh` all exec: the pid we got becomes sshd.
   for (let i = 0; i < 100; i++) {
     if (!alive(pid)) break;
@@ -83,7 +97,12 @@ export async function startSshd(s: LabState, log: (m: string) => void): Promise<
     if (exe === "/usr/sbin/sshd" && (await sshdListening(s.namespaces.gw))) return pid;
     await sleep(20);
   }
-  throw new Error(`lab ${s.name}: sshd did not start in ${s.namespaces.gw}: ${fs.readFileSync(path.join(s.dir, "logs", "sshd.log"), "utf8").trim().slice(-2000)}`);
+  throw new Error(
+    `lab ${s.name}: sshd did not start in ${s.namespaces.gw}: ${fs
+      .readFileSync(path.join(s.dir, "logs", "sshd.log"), "utf8")
+      .trim()
+      .slice(-2000)}`,
+  );
 }
 
 async function sshdListening(ns: string): Promise<boolean> {

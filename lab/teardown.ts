@@ -76,7 +76,12 @@ export async function downLab(name: string, opts: DownOptions & { baseDir?: stri
     if (!pids.length) break;
     const relay = pids.filter((p) => cmdline(p).startsWith("socat TCP-LISTEN"));
     killed.push(...(await killPids(relay, log)));
-    killed.push(...(await killPids(pids.filter((p) => !relay.includes(p)), log)));
+    killed.push(
+      ...(await killPids(
+        pids.filter((p) => !relay.includes(p)),
+        log,
+      )),
+    );
   }
   if (killed.length) log(`stopped ${killed.length} process(es)`);
   for (const ns of namespaces) {
@@ -140,7 +145,11 @@ export function downLabSync(name: string, baseDir = defaultBaseDir()): { code: n
  */
 export function guardLab(name: string, baseDir = defaultBaseDir()): () => void {
   let active = true;
-  const signals: [NodeJS.Signals, number][] = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]];
+  const signals: [NodeJS.Signals, number][] = [
+    ["SIGINT", 2],
+    ["SIGTERM", 15],
+    ["SIGHUP", 1],
+  ];
   const onExit = (why: string) => {
     if (!active) return;
     active = false;

@@ -72,7 +72,11 @@ export async function createGateway(n: Readonly<Record<Role, string>>): Promise<
     "link set eth1 up",
     "link set eth2 up",
   ]);
-  await ipBatch(n.lan, [`addr add ${T.lanClient.address} dev eth0`, "link set eth0 up", `route add default via ${T.lanClient.gateway} dev eth0`]);
+  await ipBatch(n.lan, [
+    `addr add ${T.lanClient.address} dev eth0`,
+    "link set eth0 up",
+    `route add default via ${T.lanClient.gateway} dev eth0`,
+  ]);
   await ipBatch(n.m1, [`addr add ${T.modems[1].lan} dev lan`, "link set lan up"]);
   await ipBatch(n.m2, [`addr add ${T.modems[2].lan} dev lan`, "link set lan up"]);
 }
@@ -103,7 +107,13 @@ export async function createNetwork(namespaces: Readonly<Record<Role, string>>):
   ]);
   for (const m of [1, 2] as const) {
     const ns = namespaces[`m${m}`];
-    await sysctls(ns, { "net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0", "net.ipv4.conf.lan.rp_filter": "0", "net.ipv4.conf.wan.rp_filter": "0" });
+    await sysctls(ns, {
+      "net.ipv4.ip_forward": "1",
+      "net.ipv4.conf.all.rp_filter": "0",
+      "net.ipv4.conf.default.rp_filter": "0",
+      "net.ipv4.conf.lan.rp_filter": "0",
+      "net.ipv4.conf.wan.rp_filter": "0",
+    });
     await run(["ip", "netns", "exec", ns, "nft", "-f", "-"], { input: modemNft(m), check: true });
   }
   await sysctls(namespaces.net, { "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0" });

@@ -63,8 +63,27 @@ export async function inbound(lab: TrafficLab, viaModem: 1 | 2, fromAddress: str
 }
 
 /** One TCP connection from a namespace. */
-export async function connect(lab: TrafficLab, role: Role, host: string, port: number, timeoutMs: number, bind?: string): Promise<InboundResult> {
-  const argv = [process.execPath, AGENT, "connect", "--lab", lab.name, "--host", host, "--port", String(port), "--timeout", String(timeoutMs)];
+export async function connect(
+  lab: TrafficLab,
+  role: Role,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  bind?: string,
+): Promise<InboundResult> {
+  const argv = [
+    process.execPath,
+    AGENT,
+    "connect",
+    "--lab",
+    lab.name,
+    "--host",
+    host,
+    "--port",
+    String(port),
+    "--timeout",
+    String(timeoutMs),
+  ];
   if (bind) argv.push("--bind", bind);
   const r = await lab.exec(role, argv, { check: true, timeoutMs: timeoutMs + 30_000 });
   return JSON.parse(r.stdout) as InboundResult;
@@ -72,7 +91,19 @@ export async function connect(lab: TrafficLab, role: Role, host: string, port: n
 
 /** Starts a whoami server on `port` in namespace `ns` and waits until it listens; returns its pid. */
 export async function startWhoami(lab: { name: string; dir: string }, label: string, ns: string, port: number): Promise<number> {
-  const pid = spawnDaemon(lab.dir, label, ["ip", "netns", "exec", ns, process.execPath, AGENT, "whoami", "--lab", lab.name, "--port", String(port)]);
+  const pid = spawnDaemon(lab.dir, label, [
+    "ip",
+    "netns",
+    "exec",
+    ns,
+    process.execPath,
+    AGENT,
+    "whoami",
+    "--lab",
+    lab.name,
+    "--port",
+    String(port),
+  ]);
   await waitListening(ns, lab.dir, label, port, pid);
   return pid;
 }

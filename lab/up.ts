@@ -111,7 +111,9 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
     return lab;
   } catch (e) {
     log(`setup failed: ${e instanceof Error ? e.message : String(e)}; tearing down`);
-    await downLab(name, { baseDir, keepState: reuse || s.keepState, log }).catch((e2: unknown) => log(`teardown after failure also failed: ${String(e2)}`));
+    await downLab(name, { baseDir, keepState: reuse || s.keepState, log }).catch((e2: unknown) =>
+      log(`teardown after failure also failed: ${String(e2)}`),
+    );
     unguard();
     throw e;
   }

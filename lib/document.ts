@@ -19,7 +19,11 @@ export function renderPlanDocument(gateway: string, plan: Plan): string {
     const deps = r.dependsOn.length ? ` (after ${r.dependsOn.map((d) => `${gateway}-${d}`).join(", ")})` : "";
     out.push(`#### ${i + 1}/${resources.length} ${TYPE_PREFIX}${r.kind} ${gateway}-${r.key}${deps}`);
     // GatewayHost installs lib.sh: its content is the prelude shown above.
-    out.push(renderSourced(r.kind, r.entry as never).apply.replace(`\n${PRELUDE}\n`, "\n# (the shared prelude shown above)\n").trimEnd());
+    out.push(
+      renderSourced(r.kind, r.entry as never)
+        .apply.replace(`\n${PRELUDE}\n`, "\n# (the shared prelude shown above)\n")
+        .trimEnd(),
+    );
     out.push(`# ...kept as ${bootCopyOf(r.kind, r.entry as never)} for the boot runner`, "");
   });
   return out.join("\n");

@@ -3,14 +3,30 @@
 // provider resource; nothing here knows about Pulumi, SSH or shell.
 import { ipRouteDestination, parsePrefix, formatIPv4, networkOf } from "./ipv4";
 import type {
-  ForwardEntry, GatewayHostEntry, MasqueradeEntry, MultipathEntry, PinnedRoutesEntry, PolicyRuleEntry, RoutingTableEntry, Sysctl,
+  ForwardEntry,
+  GatewayHostEntry,
+  MasqueradeEntry,
+  MultipathEntry,
+  PinnedRoutesEntry,
+  PolicyRuleEntry,
+  RoutingTableEntry,
+  Sysctl,
 } from "./kinds";
 import type { Preflight } from "./render/preflight";
 import { type Site, uplinkPriority, uplinkTable } from "./schema";
 
 export type {
-  ForwardEntry, GatewayHostEntry, MasqueradeEntry, MultipathEntry, Nexthop, NatBackend, PinnedRoutesEntry, PolicyRuleEntry, Route,
-  RoutingTableEntry, Sysctl,
+  ForwardEntry,
+  GatewayHostEntry,
+  MasqueradeEntry,
+  MultipathEntry,
+  Nexthop,
+  NatBackend,
+  PinnedRoutesEntry,
+  PolicyRuleEntry,
+  Route,
+  RoutingTableEntry,
+  Sysctl,
 } from "./kinds";
 export type { Preflight } from "./render/preflight";
 
@@ -38,37 +54,41 @@ export function planSite(site: Site): Plan {
   const lanPrefix = parsePrefix(site.lan.address)!;
   const backend = site.nat.backend;
 
-  const tables = uplinks.map((u): RoutingTableEntry => ({
-    uplink: u.name,
-    table: u.tableId,
-    interface: u.interface,
-    address: u.address,
-    gateway: u.gateway,
-    protocol,
-    // The LARTC recipe: the uplink's table must still reach every local
-    // subnet, or replies to the LAN and the other uplinks would leave by
-    // this uplink's default route.
-    routes: [
-      { destination: networkOf(u.prefix), dev: u.interface, src: formatIPv4(u.prefix.address) },
-      { destination: "default", via: u.gateway, dev: u.interface },
-      { destination: networkOf(lanPrefix), dev: site.lan.interface },
-      ...uplinks.filter((o) => o !== u).map((o) => ({ destination: networkOf(o.prefix), dev: o.interface })),
-      { destination: "127.0.0.0/8", dev: "lo" },
-    ],
-  }));
+  const tables = uplinks.map(
+    (u): RoutingTableEntry => ({
+      uplink: u.name,
+      table: u.tableId,
+      interface: u.interface,
+      address: u.address,
+      gateway: u.gateway,
+      protocol,
+      // The LARTC recipe: the uplink's table must still reach every local
+      // subnet, or replies to the LAN and the other uplinks would leave by
+      // this uplink's default route.
+      routes: [
+        { destination: networkOf(u.prefix), dev: u.interface, src: formatIPv4(u.prefix.address) },
+        { destination: "default", via: u.gateway, dev: u.interface },
+        { destination: networkOf(lanPrefix), dev: site.lan.interface },
+        ...uplinks.filter((o) => o !== u).map((o) => ({ destination: networkOf(o.prefix), dev: o.interface })),
+        { destination: "127.0.0.0/8", dev: "lo" },
+      ],
+    }),
+  );
 
   const byName = new Map(uplinks.map((u) => [u.name, u]));
   const pinned = uplinks
-    .map((u): PinnedRoutesEntry => ({
-      uplink: u.name,
-      table: site.routing.table,
-      protocol,
-      via: u.gateway,
-      dev: u.interface,
-      destinations: site.pinnedRoutes
-        .filter((p) => byName.get(p.uplink) === u)
-        .map((p) => ipRouteDestination(parsePrefix(p.destination)!)),
-    }))
+    .map(
+      (u): PinnedRoutesEntry => ({
+        uplink: u.name,
+        table: site.routing.table,
+        protocol,
+        via: u.gateway,
+        dev: u.interface,
+        destinations: site.pinnedRoutes
+          .filter((p) => byName.get(p.uplink) === u)
+          .map((p) => ipRouteDestination(parsePrefix(p.destination)!)),
+      }),
+    )
     .filter((p) => p.destinations.length > 0);
 
   const sysctl = (name: string, value: string | number): Sysctl => ({
@@ -91,10 +111,7 @@ export function planSite(site: Site): Plan {
     host: {
       protocol,
       interfaces,
-      tableNames: [
-        ...uplinks.map((u) => ({ id: u.tableId, name: u.name })),
-        { id: site.routing.table, name: MULTIPATH_TABLE_NAME },
-      ],
+      tableNames: [...uplinks.map((u) => ({ id: u.tableId, name: u.name })), { id: site.routing.table, name: MULTIPATH_TABLE_NAME }],
       sysctls: [
         sysctl("net.ipv4.ip_forward", 1),
         sysctl("net.ipv4.fib_multipath_hash_policy", site.routing.hashPolicy),

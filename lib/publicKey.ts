@@ -4,13 +4,7 @@
 // check and the SSH pool all call parsePublicKeyLine, so a line one of them
 // accepts is never refused (or read differently) by another.
 
-export const HOST_KEY_TYPES = [
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "ssh-rsa",
-] as const;
+export const HOST_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"] as const;
 
 export interface PublicKeyLine {
   type: string;

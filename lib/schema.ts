@@ -5,12 +5,24 @@
 import { z } from "zod";
 import { parsePublicKeyLine } from "./publicKey";
 import {
-  type Prefix, contains, formatIPv4, hasNetworkAndBroadcast, isNetworkPrefix, networkOf, overlaps,
-  parseIPv4, parsePrefix,
+  type Prefix,
+  contains,
+  formatIPv4,
+  hasNetworkAndBroadcast,
+  isNetworkPrefix,
+  networkOf,
+  overlaps,
+  parseIPv4,
+  parsePrefix,
 } from "./ipv4";
 
 export const MAX_UPLINKS = 16;
-const RESERVED_TABLES = new Map([[0, "unspec"], [253, "default"], [254, "main"], [255, "local"]]);
+const RESERVED_TABLES = new Map([
+  [0, "unspec"],
+  [253, "default"],
+  [254, "main"],
+  [255, "local"],
+]);
 /** Names that already mean something to `ip rule`/`ip route` or to us. */
 const RESERVED_NAMES = ["main", "local", "default", "unspec", "all", "multiwan"];
 
@@ -60,16 +72,25 @@ export const rulePriority = z
 export const host = z.strictObject({
   address: z.string().refine(
     // A dotted all-numeric name is an IPv4 address or nothing (RFC 1123).
-    (s) => parseIPv4(s) !== undefined || (!/^[0-9.]+$/.test(s) && /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s)),
+    (s) =>
+      parseIPv4(s) !== undefined ||
+      (!/^[0-9.]+$/.test(s) &&
+        /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s)),
     { error: "must be an IPv4 address or a DNS name of the gateway" },
   ),
   port: z.number().int({ error: "must be a whole number" }).min(1).max(65535, { error: "must be a TCP port, 1 to 65535" }).default(22),
-  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a Unix user name like root or netadmin" }).default("root"),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a Unix user name like root or netadmin" })
+    .default("root"),
   // The one host-key parser (lib/publicKey.ts), which the SSH pool uses too.
-  hostKey: z.string().superRefine((s, ctx) => {
-    const parsed = parsePublicKeyLine(s);
-    if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
-  }).optional(),
+  hostKey: z
+    .string()
+    .superRefine((s, ctx) => {
+      const parsed = parsePublicKeyLine(s);
+      if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+    })
+    .optional(),
   /** Explicit opt-out of host key checking; every run warns about it. */
   insecureIgnoreHostKey: z.boolean().default(false),
 });
@@ -79,13 +100,22 @@ const uplink = z.strictObject({
   interface: interfaceName,
   address: interfaceAddress,
   gateway: ipv4,
-  weight: z.number().int({ error: "must be a whole number" }).min(1, { error: "must be between 1 and 256" }).max(256, { error: "must be between 1 and 256" }).default(1),
+  weight: z
+    .number()
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be between 1 and 256" })
+    .max(256, { error: "must be between 1 and 256" })
+    .default(1),
   table: tableId.optional(),
   priority: rulePriority.optional(),
 });
 
 /** Route protocol / rule protocol number that marks everything we add. */
-export const protocolNumber = z.number().int().min(5, { error: "must be between 5 and 255 (0-4 are the kernel's own)" }).max(255, { error: "must be between 5 and 255" });
+export const protocolNumber = z
+  .number()
+  .int()
+  .min(5, { error: "must be between 5 and 255 (0-4 are the kernel's own)" })
+  .max(255, { error: "must be between 5 and 255" });
 
 const routing = z.strictObject({
   protocol: protocolNumber.default(77),
@@ -143,7 +173,11 @@ export function uplinkPriority(site: Pick<Site, "routing">, uplink: Pick<Uplink,
 // ---- cross-field checks -------------------------------------------------
 
 /** A host key is required unless checking is explicitly switched off (site and provider alike). */
-export function requireHostKey(host: { hostKey?: unknown; insecureIgnoreHostKey?: unknown }, ctx: z.RefinementCtx, at: (string | number)[] = []) {
+export function requireHostKey(
+  host: { hostKey?: unknown; insecureIgnoreHostKey?: unknown },
+  ctx: z.RefinementCtx,
+  at: (string | number)[] = [],
+) {
   if (host.hostKey === undefined && host.insecureIgnoreHostKey !== true) {
     ctx.addIssue({
       code: "custom",
@@ -167,8 +201,14 @@ type Path = (string | number)[];
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 const int = (v: unknown) => (typeof v === "number" && Number.isInteger(v) ? v : undefined);
-const prefixOf = (v: unknown) => { const s = str(v); return s === undefined ? undefined : parsePrefix(s); };
-const addrOf = (v: unknown) => { const s = str(v); return s === undefined ? undefined : parseIPv4(s); };
+const prefixOf = (v: unknown) => {
+  const s = str(v);
+  return s === undefined ? undefined : parsePrefix(s);
+};
+const addrOf = (v: unknown) => {
+  const s = str(v);
+  return s === undefined ? undefined : parseIPv4(s);
+};
 const list = (v: unknown) => (Array.isArray(v) ? (v as Record<string, unknown>[]).filter((x) => x && typeof x === "object") : []);
 
 function issue(ctx: Ctx, path: Path, message: string) {
@@ -201,15 +241,21 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
     const shown = formatIPv4(gateway);
     if (!contains(prefix, gateway)) issue(ctx, where, `${shown} is outside ${label}'s subnet ${networkOf(prefix)}`);
     else if (gateway === prefix.address) issue(ctx, where, `${shown} is ${label}'s own address; give the ISP router's address`);
-    else if (hasNetworkAndBroadcast(prefix) && gateway === prefix.network) issue(ctx, where, `${shown} is the network address of ${networkOf(prefix)}`);
-    else if (hasNetworkAndBroadcast(prefix) && gateway === prefix.broadcast) issue(ctx, where, `${shown} is the broadcast address of ${networkOf(prefix)}`);
+    else if (hasNetworkAndBroadcast(prefix) && gateway === prefix.network)
+      issue(ctx, where, `${shown} is the network address of ${networkOf(prefix)}`);
+    else if (hasNetworkAndBroadcast(prefix) && gateway === prefix.broadcast)
+      issue(ctx, where, `${shown} is the broadcast address of ${networkOf(prefix)}`);
   });
 
   // Overlapping subnets make "which interface?" ambiguous for the kernel.
   for (let a = 0; a < subnets.length; a++) {
     for (let b = 0; b < a; b++) {
       if (overlaps(subnets[a].prefix, subnets[b].prefix)) {
-        issue(ctx, subnets[a].path, `${networkOf(subnets[a].prefix)} overlaps ${subnets[b].label}'s subnet ${networkOf(subnets[b].prefix)}`);
+        issue(
+          ctx,
+          subnets[a].path,
+          `${networkOf(subnets[a].prefix)} overlaps ${subnets[b].label}'s subnet ${networkOf(subnets[b].prefix)}`,
+        );
       }
     }
   }
@@ -219,7 +265,11 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
     interfaces.push({ path: ["uplinks", i, "interface"], value: str(u?.interface) });
   });
   duplicates(ctx, interfaces, (v) => `interface ${v} is already used by`);
-  duplicates(ctx, uplinks.map((u, i) => ({ path: ["uplinks", i, "name"], value: str(u?.name) })), (v) => `uplink name "${v}" is already used by`);
+  duplicates(
+    ctx,
+    uplinks.map((u, i) => ({ path: ["uplinks", i, "name"], value: str(u?.name) })),
+    (v) => `uplink name "${v}" is already used by`,
+  );
 
   const routing = site.routing ?? {};
   const tableBase = int(routing.tableBase) ?? 100;
@@ -229,7 +279,11 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
     const explicit = int(u?.table);
     tables.push({ path: ["uplinks", i, "table"], value: explicit ?? tableBase + i + 1 });
     if (explicit === undefined && RESERVED_TABLES.has(tableBase + i + 1)) {
-      issue(ctx, ["uplinks", i], `its default table id ${tableBase + i + 1} (routing.tableBase + ${i + 1}) is reserved; set uplinks[${i}].table or change routing.tableBase`);
+      issue(
+        ctx,
+        ["uplinks", i],
+        `its default table id ${tableBase + i + 1} (routing.tableBase + ${i + 1}) is reserved; set uplinks[${i}].table or change routing.tableBase`,
+      );
     }
   });
   duplicates(ctx, tables, (v) => `table id ${v} is already used by`);
@@ -244,11 +298,19 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
     const value = int(u?.priority) ?? priorityBase + i + 1;
     priorities.push({ path: ["uplinks", i, "priority"], value });
     if (value >= mainPriority) {
-      issue(ctx, ["uplinks", i, "priority"], `rule priority ${value} must be below routing.mainPriority (${mainPriority}), or replies would not leave by their own uplink`);
+      issue(
+        ctx,
+        ["uplinks", i, "priority"],
+        `rule priority ${value} must be below routing.mainPriority (${mainPriority}), or replies would not leave by their own uplink`,
+      );
     }
   });
   if (multipathPriority <= mainPriority) {
-    issue(ctx, ["routing", "multipathPriority"], `must be above routing.mainPriority (${mainPriority}): main is consulted before the multipath default`);
+    issue(
+      ctx,
+      ["routing", "multipathPriority"],
+      `must be above routing.mainPriority (${mainPriority}): main is consulted before the multipath default`,
+    );
   }
   duplicates(ctx, priorities, (v) => `rule priority ${v} is already used by`);
 
@@ -261,17 +323,36 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
       issue(ctx, ["pinnedRoutes", i, "uplink"], `names no uplink: "${name}" (uplinks are ${known || "none"})`);
     }
   });
-  duplicates(ctx, pins.map((pin, i) => ({ path: ["pinnedRoutes", i, "destination"], value: prefixOf(pin.destination) && networkOf(prefixOf(pin.destination)!) })), (v) => `${v} is already pinned by`);
+  duplicates(
+    ctx,
+    pins.map((pin, i) => ({
+      path: ["pinnedRoutes", i, "destination"],
+      value: prefixOf(pin.destination) && networkOf(prefixOf(pin.destination)!),
+    })),
+    (v) => `${v} is already pinned by`,
+  );
 }
 
 function checkInterfaceAddress(ctx: Ctx, path: Path, prefix: Prefix) {
   const first = Math.floor(prefix.address / 2 ** 24);
-  const range = first === 0 ? "a 'this network' (0.0.0.0/8)" : first === 127 ? "a loopback (127.0.0.0/8)" : first >= 240 ? "a reserved (240.0.0.0/4)" : first >= 224 ? "a multicast (224.0.0.0/4)" : undefined;
+  const range =
+    first === 0
+      ? "a 'this network' (0.0.0.0/8)"
+      : first === 127
+        ? "a loopback (127.0.0.0/8)"
+        : first >= 240
+          ? "a reserved (240.0.0.0/4)"
+          : first >= 224
+            ? "a multicast (224.0.0.0/4)"
+            : undefined;
   if (range) issue(ctx, path, `${formatIPv4(prefix.address)} is ${range} address, not usable on an interface`);
-  else if (prefix.length < 8) issue(ctx, path, `/${prefix.length} is too short for an interface's subnet; give the real prefix length (e.g. /24)`);
+  else if (prefix.length < 8)
+    issue(ctx, path, `/${prefix.length} is too short for an interface's subnet; give the real prefix length (e.g. /24)`);
   else if (prefix.length === 32) issue(ctx, path, "needs the subnet's prefix length (e.g. /24); /32 leaves no room for a neighbour");
-  else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.network) issue(ctx, path, `${formatIPv4(prefix.address)} is the network address of ${networkOf(prefix)}, not a usable interface address`);
-  else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.broadcast) issue(ctx, path, `${formatIPv4(prefix.address)} is the broadcast address of ${networkOf(prefix)}, not a usable interface address`);
+  else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.network)
+    issue(ctx, path, `${formatIPv4(prefix.address)} is the network address of ${networkOf(prefix)}, not a usable interface address`);
+  else if (hasNetworkAndBroadcast(prefix) && prefix.address === prefix.broadcast)
+    issue(ctx, path, `${formatIPv4(prefix.address)} is the broadcast address of ${networkOf(prefix)}, not a usable interface address`);
 }
 
 /** Reports each repeat of a value at its own path, naming the first use. */
@@ -287,7 +368,5 @@ function duplicates<T>(ctx: Ctx, entries: { path: Path; value: T | undefined }[]
 
 /** ["uplinks", 1, "gateway"] -> "uplinks[1].gateway" */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
-    .join("");
+  return path.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`)).join("");
 }

@@ -14,8 +14,13 @@ export function validateSite(raw: unknown): SiteResult {
 
 /** Thrown by the program when the stack's site is invalid; carries the report. */
 export class SiteValidationError extends Error {
-  constructor(readonly problems: string[], where = "multiwan:site") {
-    super(`${where} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  constructor(
+    readonly problems: string[],
+    where = "multiwan:site",
+  ) {
+    super(
+      `${where} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p}`).join("\n")}`,
+    );
     this.name = "SiteValidationError";
   }
 }
@@ -83,7 +88,10 @@ function suggestion(key: string, known: readonly string[]): string {
   let bestDistance = 3;
   for (const field of known) {
     const d = distance(key.toLowerCase(), field.toLowerCase());
-    if (field !== key && d < bestDistance) { best = field; bestDistance = d; }
+    if (field !== key && d < bestDistance) {
+      best = field;
+      bestDistance = d;
+    }
   }
   return best ? ` (did you mean "${best}"?)` : "";
 }

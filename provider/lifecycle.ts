@@ -95,7 +95,8 @@ export class Lifecycle {
   async delete(kind: ResourceKind, name: string, props: Props): Promise<void> {
     const conn = toConnection(reveal(props.connection));
     // The stored script: it undoes what was applied, even if the renderer changed since.
-    const script = typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
+    const script =
+      typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
     await this.pool.runChecked(conn, script, `remove ${kind} ${name}`);
   }
 
@@ -110,7 +111,12 @@ export class Lifecycle {
   }
 
   /** The preflight, then the entry's apply script; when that fails, `undo`'s script, and both are reported. */
-  private async apply<K extends ResourceKind>(kind: K, name: string, props: Props, undo: (scripts: Scripts) => { script: string; step: string }): Promise<Scripts> {
+  private async apply<K extends ResourceKind>(
+    kind: K,
+    name: string,
+    props: Props,
+    undo: (scripts: Scripts) => { script: string; step: string },
+  ): Promise<Scripts> {
     const conn = toConnection(reveal(props.connection));
     await this.gate.ensure(conn, reveal(props.preflight) as Preflight);
     const scripts = renderScripts(kind, entryOf(kind, props));

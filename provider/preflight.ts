@@ -30,7 +30,8 @@ export class PreflightGate {
         throw err;
       }
       // The first resource carries the full report; the others point at it.
-      if (this.reported.has(key)) throw new PreflightError(`not applied: the preflight check of ${describeTarget(conn)} failed (reported once above)`);
+      if (this.reported.has(key))
+        throw new PreflightError(`not applied: the preflight check of ${describeTarget(conn)} failed (reported once above)`);
       this.reported.add(key);
       throw err;
     }
@@ -40,7 +41,9 @@ export class PreflightGate {
     const result = await this.pool.run(conn, renderPreflight(preflight), { step: "preflight" });
     if (result.code === 0) return;
     const problems = result.stdout.trim().split("\n").filter(Boolean);
-    const detail = problems.length ? problems.map((p) => `  - ${p}`).join("\n") : `  ${result.stderr.trim().split("\n").slice(-5).join("\n  ")}`;
+    const detail = problems.length
+      ? problems.map((p) => `  - ${p}`).join("\n")
+      : `  ${result.stderr.trim().split("\n").slice(-5).join("\n  ")}`;
     throw new PreflightError(`preflight check of ${describeTarget(conn)} failed; nothing was changed:\n${detail}`);
   }
 }

@@ -70,7 +70,10 @@ export class HostKeyMismatchError extends Error {
 
 /** The connection could not be opened or was lost. The message names user@host:port and what to check. */
 export class SshConnectionError extends Error {
-  constructor(readonly target: string, message: string) {
+  constructor(
+    readonly target: string,
+    message: string,
+  ) {
     super(message);
     this.name = "SshConnectionError";
   }
@@ -131,7 +134,8 @@ class Semaphore {
   }
   release(): void {
     const next = this.waiting.shift();
-    if (next) next(); // hand the slot over directly, so a newcomer cannot overtake
+    if (next)
+      next(); // hand the slot over directly, so a newcomer cannot overtake
     else this.free++;
   }
 }
@@ -429,7 +433,8 @@ function signalNumber(signal: string): number {
 function validateConnection(conn: Connection): void {
   const target = targetOf(conn);
   if (typeof conn.address !== "string" || conn.address === "") throw new Error("connection.address is required");
-  if (!Number.isInteger(conn.port) || conn.port < 1 || conn.port > 65535) throw new Error(`connection.port must be 1..65535 (connection ${target})`);
+  if (!Number.isInteger(conn.port) || conn.port < 1 || conn.port > 65535)
+    throw new Error(`connection.port must be 1..65535 (connection ${target})`);
   if (typeof conn.user !== "string" || conn.user === "") throw new Error(`connection.user is required (connection ${target})`);
   if (conn.hostKey) {
     try {
@@ -462,7 +467,9 @@ function authConfig(conn: Connection, target: string): Pick<ConnectConfig, "priv
   }
   const sock = process.env.SSH_AUTH_SOCK;
   if (!sock) {
-    throw new Error(`no privateKey for ${target} and no ssh agent (SSH_AUTH_SOCK is not set): give connection.privateKey or start ssh-agent`);
+    throw new Error(
+      `no privateKey for ${target} and no ssh agent (SSH_AUTH_SOCK is not set): give connection.privateKey or start ssh-agent`,
+    );
   }
   return { agent: sock };
 }
@@ -510,7 +517,9 @@ function connectionError(
       if (err.level === "client-timeout") {
         msg = `cannot connect to ${target}: no SSH handshake within ${Math.round(timeoutMs / 1000)} s (address, port, firewall?)`;
       } else if (err.level === "client-authentication") {
-        const how = conn.privateKey ? "the configured privateKey" : `the ssh agent's keys${agentError ? ` (agent error: ${agentError})` : ""}`;
+        const how = conn.privateKey
+          ? "the configured privateKey"
+          : `the ssh agent's keys${agentError ? ` (agent error: ${agentError})` : ""}`;
         msg = `authentication failed for ${target} with ${how}: is its public key in ~${conn.user}/.ssh/authorized_keys on the gateway?`;
       } else if (err.level === "client-dns") {
         msg = `cannot connect to ${target}: cannot resolve ${conn.address}`;

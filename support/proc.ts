@@ -99,7 +99,12 @@ function hookExit(): void {
 /** Starts argv in its own process group, tracked until it closes. */
 function spawnTracked(argv: readonly string[], opts: RunOptions, stdin: "pipe" | "ignore"): ChildProcess {
   hookExit();
-  const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [stdin, "pipe", "pipe"], detached: true });
+  const child = spawn(argv[0], argv.slice(1), {
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    stdio: [stdin, "pipe", "pipe"],
+    detached: true,
+  });
   live.add(child);
   child.on("close", () => live.delete(child));
   return child;
@@ -140,7 +145,17 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
       if (opts.keepStdinOpen) child.stdin!.destroy();
       // Anything the command left in its group (it should leave nothing) goes too.
       killGroup(child, "SIGKILL", true);
-      const r: RunResult = { argv: [...argv], command: argv.map(shellQuote).join(" "), code, signal, stdout, stderr, output: stdout + stderr, ms: performance.now() - t0, timedOut };
+      const r: RunResult = {
+        argv: [...argv],
+        command: argv.map(shellQuote).join(" "),
+        code,
+        signal,
+        stdout,
+        stderr,
+        output: stdout + stderr,
+        ms: performance.now() - t0,
+        timedOut,
+      };
       if (opts.check && failed(r)) reject(new Error(failureMessage(r)));
       else resolve(r);
     });
@@ -168,7 +183,10 @@ export function describeRun(r: RunResult, tail = 4000): string {
 }
 
 /** A long-running process (e.g. iperf3 -s): started now, stopped by stop() or killAll(). */
-export function start(argv: readonly string[], opts: Pick<RunOptions, "cwd" | "env"> = {}): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+export function start(
+  argv: readonly string[],
+  opts: Pick<RunOptions, "cwd" | "env"> = {},
+): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
   const child = spawnTracked(argv, opts, "ignore");
   let out = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));

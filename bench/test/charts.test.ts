@@ -44,14 +44,36 @@ describe("bench charts (SVG)", () => {
         xLabel: "pinned routes (log scale)",
         logX: true,
         series: [
-          { name: "pulumi first up", points: [[10, 2], [1000, 3]] },
-          { name: "floor first up", points: [[10, 0.5], [1000, 0.6]], dashed: true },
+          {
+            name: "pulumi first up",
+            points: [
+              [10, 2],
+              [1000, 3],
+            ],
+          },
+          {
+            name: "floor first up",
+            points: [
+              [10, 0.5],
+              [1000, 0.6],
+            ],
+            dashed: true,
+          },
         ],
       }),
     );
     assert.match(svg, /^<svg/);
     const t = texts(svg);
-    for (const s of ["Tiny line chart", "seconds", "pinned routes (log scale)", "pulumi first up", "floor first up", "10", "100", "1,000"]) {
+    for (const s of [
+      "Tiny line chart",
+      "seconds",
+      "pinned routes (log scale)",
+      "pulumi first up",
+      "floor first up",
+      "10",
+      "100",
+      "1,000",
+    ]) {
       assert.ok(t.includes(s), `"${s}" is drawn (texts: ${t.join(" | ")})`);
     }
     // The floor's series is dashed, in the plot and in the legend.

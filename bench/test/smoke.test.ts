@@ -113,10 +113,16 @@ describe("bench (quick mode)", { concurrency: false }, () => {
     assert.deepEqual(s.stateChecks.mismatches, []);
     const d = results?.data;
     assert.ok(d, "the data section ran");
-    assert.deepEqual(d.splits.map((x: { label: string }) => x.label), ["2:1", "3:2:1"]);
+    assert.deepEqual(
+      d.splits.map((x: { label: string }) => x.label),
+      ["2:1", "3:2:1"],
+    );
     for (const sp of d.splits) {
       assert.equal(sp.errors, 0, `every connection of split ${sp.label} got through`);
-      assert.equal(sp.uplinks.reduce((n: number, u: { count: number }) => n + u.count, 0), sp.connections);
+      assert.equal(
+        sp.uplinks.reduce((n: number, u: { count: number }) => n + u.count, 0),
+        sp.connections,
+      );
       for (const u of sp.uplinks) assert.ok(u.count > 0, `${sp.label}: ${u.name} carried flows`);
     }
     assert.ok(d.throughput.plainMedian > 0 && d.throughput.gatewayMedian > 0);

@@ -35,7 +35,10 @@ export function factText(facts: Facts, name: string): string {
 
 /** A fact's non-empty lines. */
 export function factLines(facts: Facts, name: string): string[] {
-  return factText(facts, name).split("\n").map((l) => l.trim()).filter(Boolean);
+  return factText(facts, name)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /**

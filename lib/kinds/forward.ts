@@ -5,7 +5,11 @@ import type { Kind } from "./kind";
 import { interfaceName, natBackend } from "./fields";
 import { type Body, byBackend, iptablesBody, nftBody } from "./nat";
 
-export const forwardSchema = z.strictObject({ lanInterface: interfaceName, uplinkInterfaces: z.array(interfaceName).min(1), backend: natBackend });
+export const forwardSchema = z.strictObject({
+  lanInterface: interfaceName,
+  uplinkInterfaces: z.array(interfaceName).min(1),
+  backend: natBackend,
+});
 export type ForwardEntry = z.infer<typeof forwardSchema>;
 
 function body(e: ForwardEntry): Body<unknown> {
@@ -14,7 +18,10 @@ function body(e: ForwardEntry): Body<unknown> {
       table: "filter",
       hook: "FORWARD",
       chain: "MW-FORWARD",
-      rules: [...e.uplinkInterfaces.map((i) => `-i ${e.lanInterface} -o ${i} -j ACCEPT`), `-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],
+      rules: [
+        ...e.uplinkInterfaces.map((i) => `-i ${e.lanInterface} -o ${i} -j ACCEPT`),
+        `-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      ],
     }));
   }
   // nft lists a one-element set as a plain match; write it that way so the compare holds.

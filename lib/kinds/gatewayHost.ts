@@ -164,7 +164,9 @@ export const gatewayHost: Kind<GatewayHostEntry> = {
   ],
   parse: (facts) => [
     ...factLines(facts, "sysctls").map((l) => `sysctl ${l}`),
-    ...factLines(facts, "table-names").filter((l) => !l.startsWith("#")).map((l) => `table ${l}`),
+    ...factLines(facts, "table-names")
+      .filter((l) => !l.startsWith("#"))
+      .map((l) => `table ${l}`),
     ...factLines(facts, "files").map((l) => `file ${l}`),
   ],
 };

@@ -30,7 +30,7 @@ export function kindOf<K extends ResourceKind>(kind: K): Kind<EntryByKind[K]> {
 }
 
 export function isResourceKind(kind: string): kind is ResourceKind {
-  return  Object.hasOwn(kinds, kind);
+  return Object.hasOwn(kinds, kind);
 }
 
 /** The entry schema of a kind, as the provider's check uses it. */

@@ -25,7 +25,8 @@ const MAIN_TABLE = 254;
 const mainSelector = `from all lookup ${MAIN_TABLE} suppress_prefixlength 0`;
 const multipathSelector = (e: MultipathEntry) => `from all lookup ${e.table}`;
 /** The default route as `ip route` prints it (and lib/facts/routes.ts spells it). */
-const defaultRoute = (e: MultipathEntry) => `default ${e.nexthops.map((n) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`).join(" ")}`;
+const defaultRoute = (e: MultipathEntry) =>
+  `default ${e.nexthops.map((n) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`).join(" ")}`;
 const nexthopArgs = (e: MultipathEntry) => e.nexthops.map((n) => `nexthop via ${sh(n.via)} dev ${sh(n.dev)} weight ${n.weight}`).join(" ");
 
 export const multipath: Kind<MultipathEntry> = {
@@ -67,7 +68,9 @@ export const multipath: Kind<MultipathEntry> = {
   ],
   parse: (facts) => [
     // The table also holds the pinned routes; those are PinnedRoutes' own.
-    ...routesOf(facts, "routes").lines.filter((l) => l.startsWith("default ") || l.startsWith("unreadable ")).map((l) => `route ${l}`),
+    ...routesOf(facts, "routes")
+      .lines.filter((l) => l.startsWith("default ") || l.startsWith("unreadable "))
+      .map((l) => `route ${l}`),
     ...rulesOf(facts, ["main-rule", "multipath-rule"]).map((l) => `rule ${l}`),
   ],
 };

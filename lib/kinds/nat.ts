@@ -69,7 +69,10 @@ export function nftBody(name: string, chains: () => NftChain[]): Body<unknown> {
         `}`,
       ];
     },
-    remove: () => [`step "remove nftables table ${name}"`, `! nft list table ip ${name} >/dev/null 2>&1 || run nft delete table ip ${name}`],
+    remove: () => [
+      `step "remove nftables table ${name}"`,
+      `! nft list table ip ${name} >/dev/null 2>&1 || run nft delete table ip ${name}`,
+    ],
     read: () => [`fact nft nft -j list table ip ${name}`],
     expected: () => nftExpected(name, chains()),
     parse: (facts) => nftLines(facts, "nft").map((l) => `nft ${l}`),
@@ -125,7 +128,11 @@ export function iptablesBody(spec: () => IptablesChain): Body<unknown> {
     },
     expected() {
       const { table, hook, chain, rules } = spec();
-      return [`iptables ${table} -N ${chain}`, ...rules.map((r) => `iptables ${table} -A ${chain} ${r}`), `iptables ${table} -A ${hook} -j ${chain}`];
+      return [
+        `iptables ${table} -N ${chain}`,
+        ...rules.map((r) => `iptables ${table} -A ${chain} ${r}`),
+        `iptables ${table} -A ${hook} -j ${chain}`,
+      ];
     },
     parse(facts) {
       const { table, hook, chain } = spec();

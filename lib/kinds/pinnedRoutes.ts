@@ -52,5 +52,8 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
   read: (e) => [`fact routes ip -j -N route show table ${e.table} proto ${e.protocol} dev ${sh(e.dev)}`],
   expected: (e) => e.destinations.map((d) => `route ${d} via ${e.via}`),
   // `dev` filters the listing, so ip leaves it out of each route; the default is MultipathDefaultRoute's.
-  parse: (facts) => routesOf(facts, "routes").lines.filter((l) => !l.startsWith("default ")).map((l) => `route ${l}`),
+  parse: (facts) =>
+    routesOf(facts, "routes")
+      .lines.filter((l) => !l.startsWith("default "))
+      .map((l) => `route ${l}`),
 };

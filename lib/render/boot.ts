@@ -53,8 +53,10 @@ export function renderBootRunner(entry: GatewayHostEntry): string {
     "# One run at a time: several links may come up together.",
     "if command -v flock >/dev/null; then exec 9>/run/multiwan.lock; flock 9; fi",
     "missing() {",
-    ...entry.interfaces.map((i) =>
-      `  ip -o -4 addr show dev ${sh(i.name)} 2>/dev/null | tr -s ' ' | grep -q " inet ${i.address} " || printf '%s ' ${sh(`${i.name} (${i.address})`)}`),
+    ...entry.interfaces.map(
+      (i) =>
+        `  ip -o -4 addr show dev ${sh(i.name)} 2>/dev/null | tr -s ' ' | grep -q " inet ${i.address} " || printf '%s ' ${sh(`${i.name} (${i.address})`)}`,
+    ),
     "}",
     "waited=0",
     'while gone=$(missing); [ -n "$gone" ]; do',

@@ -19,10 +19,12 @@ export function renderPreflight(p: Preflight): string {
     `problem() { printf '%s\\n' "$*"; mw_problems=$((mw_problems + 1)); }`,
     `command -v ip >/dev/null || problem "ip (iproute2) is not installed"`,
     `command -v ${tool} >/dev/null || problem "${tool} is not installed (needed for nat.backend ${p.natBackend})"`,
-    ...p.interfaces.map((i) =>
-      `if [ ! -e /sys/class/net/${sh(i.name)} ]; then problem "interface ${i.name} does not exist"; ` +
-      `elif ! ip -o -4 addr show dev ${sh(i.name)} | tr -s ' ' | grep -q " inet ${i.address} "; then ` +
-      `problem "interface ${i.name} does not carry ${i.address} (it has: $(ip -o -4 addr show dev ${sh(i.name)} | awk '{print $4}' | tr '\\n' ' '))"; fi`),
+    ...p.interfaces.map(
+      (i) =>
+        `if [ ! -e /sys/class/net/${sh(i.name)} ]; then problem "interface ${i.name} does not exist"; ` +
+        `elif ! ip -o -4 addr show dev ${sh(i.name)} | tr -s ' ' | grep -q " inet ${i.address} "; then ` +
+        `problem "interface ${i.name} does not carry ${i.address} (it has: $(ip -o -4 addr show dev ${sh(i.name)} | awk '{print $4}' | tr '\\n' ' '))"; fi`,
+    ),
     `exit $((mw_problems > 0))`,
   ]);
 }

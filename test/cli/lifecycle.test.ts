@@ -117,13 +117,21 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
     assert.match(r.stdout, /\+ 4 to create/);
     const calls = takeCalls();
     assert.deepEqual(new Set(calls.map((c) => c.call)), new Set(["check"]), JSON.stringify(calls));
-    assert.deepEqual(only(calls, "check").map((c) => c.urn).sort(), [URN("a"), URN("b"), URN("c")]);
+    assert.deepEqual(
+      only(calls, "check")
+        .map((c) => c.urn)
+        .sort(),
+      [URN("a"), URN("b"), URN("c")],
+    );
   });
 
   it("up --yes creates the resources in dependency order", async () => {
     const r = await pulumi(["up", "--yes", "--non-interactive"]);
     assert.match(r.stdout, /\+ 4 created/);
-    assert.deepEqual(only(takeCalls(), "create").map((c) => c.urn), [URN("a"), URN("b"), URN("c")]);
+    assert.deepEqual(
+      only(takeCalls(), "create").map((c) => c.urn),
+      [URN("a"), URN("b"), URN("c")],
+    );
   });
 
   it("a config change previews as one update showing the field, and up applies it", async () => {
@@ -146,7 +154,10 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
     const up = await pulumi(["up", "--yes", "--non-interactive"]);
     assert.match(up.stdout, /~ 1 updated/);
     const updates = only(takeCalls(), "update");
-    assert.deepEqual(updates.map((c) => [c.urn, c.changed]), [[URN("b"), ["greeting"]]]);
+    assert.deepEqual(
+      updates.map((c) => [c.urn, c.changed]),
+      [[URN("b"), ["greeting"]]],
+    );
   });
 
   it("preview --expect-no-changes passes once applied", async () => {
@@ -160,7 +171,11 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
     // Read twice each: once for the refresh's preview, once for the refresh.
     assert.deepEqual([...new Set(only(calls, "read").map((c) => c.urn))].sort(), [URN("a"), URN("b"), URN("c")]);
     // ...and diffed against the state (the engine asks the provider), but nothing changes.
-    assert.deepEqual(calls.filter((c) => c.call !== "read" && c.call !== "diff"), [], "refresh changed something");
+    assert.deepEqual(
+      calls.filter((c) => c.call !== "read" && c.call !== "diff"),
+      [],
+      "refresh changed something",
+    );
   });
 
   it("a secret config value reaches the provider and is never shown or stored in plain text", async () => {
@@ -197,7 +212,10 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
     const text = stripAnsi(r.stdout);
     assert.match(text, /Do you want to perform this update\?/);
     assert.match(text, /1 updated/);
-    assert.deepEqual(only(takeCalls(), "update").map((c) => [c.urn, c.changed]), [[URN("b"), ["greeting"]]]);
+    assert.deepEqual(
+      only(takeCalls(), "update").map((c) => [c.urn, c.changed]),
+      [[URN("b"), ["greeting"]]],
+    );
   });
 
   it("a program that throws fails preview and up with its message and without the wrapper's stack", async () => {
@@ -231,7 +249,10 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
   it("destroy --yes deletes in reverse dependency order", async () => {
     const r = await pulumi(["destroy", "--yes", "--non-interactive"]);
     assert.match(r.stdout, /- 4 deleted/);
-    assert.deepEqual(only(takeCalls(), "delete").map((c) => c.urn), [URN("c"), URN("b"), URN("a")]);
+    assert.deepEqual(
+      only(takeCalls(), "delete").map((c) => c.urn),
+      [URN("c"), URN("b"), URN("a")],
+    );
     for (const r of outputs) assert.ok(!r.output.includes(secret), `secret in the output of ${r.command}`);
   });
 
@@ -261,7 +282,11 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
       assert.ok(r.code !== 0 && !r.timedOut, describeRun(r));
       assert.match(text, /\^C received; cancelling/, describeRun(r));
       assert.doesNotMatch(text, /received; terminating/, describeRun(r));
-      assert.deepEqual(only(takeCalls(), "create").map((c) => c.urn), [URN(name)], "the update stops after one create");
+      assert.deepEqual(
+        only(takeCalls(), "create").map((c) => c.urn),
+        [URN(name)],
+        "the update stops after one create",
+      );
       assert.deepEqual(await stateUrns(), [...before, URN(name)], "its create was allowed to finish and is recorded");
     });
   }
@@ -284,7 +309,10 @@ describe("npm run pulumi: a stack's lifecycle with the program hosted in the wra
     assert.ok(r.code !== 0 && !r.timedOut, describeRun(r));
     assert.match(r.output, /SIGTERM received; cancelling/, describeRun(r));
     assert.doesNotMatch(r.output, /received; terminating/, describeRun(r));
-    assert.deepEqual(only(takeCalls(), "create").map((c) => c.urn), [URN("c")]);
+    assert.deepEqual(
+      only(takeCalls(), "create").map((c) => c.urn),
+      [URN("c")],
+    );
     assert.deepEqual(await stateUrns(), [URN("a"), URN("b"), URN("c")]);
   });
 

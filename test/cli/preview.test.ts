@@ -35,7 +35,18 @@ test("offline preview of the home stack lists every planned resource", async () 
     const project = scratchProject(work);
     assertSuccess(await runPulumi(["stack", "init", "home"], { cwd: project, env }));
     const preview = assertSuccess(await runPulumi(["preview", "--stack", "home", "--diff"], { cwd: project, env, timeoutMs: 120_000 }));
-    for (const name of ["home-host", "home-table-isp1", "home-table-isp2", "home-rule-isp1", "home-rule-isp2", "home-multipath", "home-pinned-isp2", "home-masquerade-isp1", "home-masquerade-isp2", "home-forward"]) {
+    for (const name of [
+      "home-host",
+      "home-table-isp1",
+      "home-table-isp2",
+      "home-rule-isp1",
+      "home-rule-isp2",
+      "home-multipath",
+      "home-pinned-isp2",
+      "home-masquerade-isp1",
+      "home-masquerade-isp2",
+      "home-forward",
+    ]) {
       assert.match(preview.output, new RegExp(`::${name}\\]`), `${name} is in the preview`);
     }
     assert.match(preview.output, /\+ 12 to create/);

@@ -139,7 +139,11 @@ function assertGraph(session: Session, gateway: string, site: Site) {
     const child = session.byName(e.name);
     assert.equal(child.type, e.type, e.name);
     assert.equal(child.parent, component.urn, `${e.name} is a child of the ${gateway} gateway`);
-    assert.deepEqual(child.dependencies.map((u) => session.nameOfUrn(u)).sort(), e.dependsOn, `${e.name} depends on ${e.dependsOn.join(", ")}`);
+    assert.deepEqual(
+      child.dependencies.map((u) => session.nameOfUrn(u)).sort(),
+      e.dependsOn,
+      `${e.name} depends on ${e.dependsOn.join(", ")}`,
+    );
     // Inputs: the connection, the preflight and the entry's own fields, nothing else.
     const { connection: raw, preflight, ...entry } = child.inputs;
     const connection = reveal(raw) as Record<string, any>;
@@ -164,7 +168,11 @@ function withoutSecrets(value: unknown): unknown {
 function assertSecretKey(c: Registration, key: string): void {
   const marker = key.split("\n")[1];
   // What the engine (and so the provider) receives: the key wrapped where it was marked, the rest plain.
-  assert.deepEqual(c.wire.connection.privateKey, { [SECRET_SIG_KEY]: SECRET_SIG, value: key }, `${c.name}: connection.privateKey is a secret on the wire`);
+  assert.deepEqual(
+    c.wire.connection.privateKey,
+    { [SECRET_SIG_KEY]: SECRET_SIG, value: key },
+    `${c.name}: connection.privateKey is a secret on the wire`,
+  );
   assert.equal(typeof c.wire.connection.address, "string", `${c.name}: the rest of the connection stays plain`);
   assert.ok(!JSON.stringify(withoutSecrets(c.wire)).includes(marker), `${c.name}: the key appears only inside the secret`);
   // What the mocks hand to newResource: the secret pushed up to the connection property.
@@ -179,7 +187,10 @@ describe("MultiWanGateway under mocks", () => {
     const { session, gateway } = await buildGateway("home");
     assertGraph(session, "home", site);
     assert.deepEqual(
-      session.children().map((c) => `${c.type.replace("multiwan:index:", "")} ${c.name}`).sort(),
+      session
+        .children()
+        .map((c) => `${c.type.replace("multiwan:index:", "")} ${c.name}`)
+        .sort(),
       [
         "GatewayHost home-host",
         "RoutingTable home-table-isp1",
@@ -193,7 +204,11 @@ describe("MultiWanGateway under mocks", () => {
         "Forward home-forward",
       ].sort(),
     );
-    const deps = (name: string) => session.byName(name).dependencies.map((u) => session.nameOfUrn(u)).sort();
+    const deps = (name: string) =>
+      session
+        .byName(name)
+        .dependencies.map((u) => session.nameOfUrn(u))
+        .sort();
     assert.deepEqual(deps("home-host"), []);
     assert.deepEqual(deps("home-table-isp1"), ["home-host"]);
     assert.deepEqual(deps("home-table-isp2"), ["home-host"]);
@@ -203,7 +218,10 @@ describe("MultiWanGateway under mocks", () => {
     assert.deepEqual(deps("home-pinned-isp2"), ["home-host"]);
     assert.deepEqual(deps("home-forward"), ["home-host"]);
 
-    assert.deepEqual(Object.keys(gateway.resources), planResources(planSite(site)).map((p) => p.key));
+    assert.deepEqual(
+      Object.keys(gateway.resources),
+      planResources(planSite(site)).map((p) => p.key),
+    );
     assert.deepEqual(
       gateway.uplinks.map((u) => [u.name, u.interface, u.table, u.rulePriority, u.share]),
       [
@@ -230,11 +248,24 @@ describe("MultiWanGateway under mocks", () => {
     const { session } = await buildGateway("office");
     assertGraph(session, "office", site);
     const names = session.children().map((c) => c.name);
-    for (const n of ["office-table-fibre", "office-table-cable", "office-table-lte", "office-rule-lte", "office-pinned-fibre", "office-pinned-cable", "office-masquerade-lte", "office-multipath", "office-forward"]) {
+    for (const n of [
+      "office-table-fibre",
+      "office-table-cable",
+      "office-table-lte",
+      "office-rule-lte",
+      "office-pinned-fibre",
+      "office-pinned-cable",
+      "office-masquerade-lte",
+      "office-multipath",
+      "office-forward",
+    ]) {
       assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
     }
     assert.ok(!names.includes("office-pinned-lte"), "no pinned resource for an uplink without pinned routes");
-    const deps = session.byName("office-multipath").dependencies.map((u) => session.nameOfUrn(u)).sort();
+    const deps = session
+      .byName("office-multipath")
+      .dependencies.map((u) => session.nameOfUrn(u))
+      .sort();
     assert.deepEqual(deps, ["office-host", "office-table-cable", "office-table-fibre", "office-table-lte"]);
   });
 
@@ -276,7 +307,10 @@ describe("MultiWanGateway under mocks", () => {
       after.session.byName("home-multipath").inputs.nexthops.map((n: any) => n.weight),
       [2, 3],
     );
-    assert.deepEqual(after.gateway.uplinks.map((u) => u.share), ["40%", "60%"]);
+    assert.deepEqual(
+      after.gateway.uplinks.map((u) => u.share),
+      ["40%", "60%"],
+    );
   });
 
   test("the private key reaches every resource's connection as a secret", async () => {
@@ -297,11 +331,16 @@ describe("the program (index.ts) under mocks", () => {
 
   test("reads the site and the secret key from config and builds the stack's gateway", async () => {
     const session = await mockSession("home");
-    pulumi.runtime.setAllConfig({ "multiwan:site": JSON.stringify(rawSite("home")), "multiwan:sshPrivateKey": KEY }, ["multiwan:sshPrivateKey"]);
+    pulumi.runtime.setAllConfig({ "multiwan:site": JSON.stringify(rawSite("home")), "multiwan:sshPrivateKey": KEY }, [
+      "multiwan:sshPrivateKey",
+    ]);
     const outputs = await program();
     await session.settle();
     assert.equal(outputs.gateway, "root@192.168.3.100:22");
-    assert.deepEqual(outputs.uplinks.map((u) => u.share), ["67%", "33%"]);
+    assert.deepEqual(
+      outputs.uplinks.map((u) => u.share),
+      ["67%", "33%"],
+    );
     assert.deepEqual(outputs.pinnedRoutes, ["174.143.119.91/32 via isp2"]);
     assert.ok(!JSON.stringify(outputs).includes("programtestkey"), "the key is not a stack output");
     assertGraph(session, "home", loadSite("home"));

@@ -144,16 +144,37 @@ describe("check and diff (a preview) never contact the host", () => {
   });
 
   test("check of an unknown resource type fails clearly", async () => {
-    await assert.rejects(provider.check("urn:pulumi:home::multiwan::multiwan:index:Nope::x", undefined, {}), /multiwan has no resource type "multiwan:index:Nope"/);
+    await assert.rejects(
+      provider.check("urn:pulumi:home::multiwan::multiwan:index:Nope::x", undefined, {}),
+      /multiwan has no resource type "multiwan:index:Nope"/,
+    );
   });
 
   const invalid: { what: string; urn: () => string; mutate: (i: Record<string, any>) => void; property: string; reason: RegExp }[] = [
     { what: "a bad gateway address", urn: () => TABLE_URN, mutate: (i) => (i.gateway = "192.168.1.300"), property: "gateway", reason: /./ },
-    { what: "a bad route via", urn: () => TABLE_URN, mutate: (i) => (i.routes[0].via = "not-an-address"), property: "routes[0].via", reason: /./ },
+    {
+      what: "a bad route via",
+      urn: () => TABLE_URN,
+      mutate: (i) => (i.routes[0].via = "not-an-address"),
+      property: "routes[0].via",
+      reason: /./,
+    },
     { what: "an unknown field", urn: () => TABLE_URN, mutate: (i) => (i.colour = "blue"), property: "colour", reason: /unknown field/ },
-    { what: "an unknown nested field", urn: () => MULTIPATH_URN, mutate: (i) => (i.nexthops[1].wieght = 1), property: "nexthops[1].wieght", reason: /unknown field/ },
+    {
+      what: "an unknown nested field",
+      urn: () => MULTIPATH_URN,
+      mutate: (i) => (i.nexthops[1].wieght = 1),
+      property: "nexthops[1].wieght",
+      reason: /unknown field/,
+    },
     { what: "weight 0", urn: () => MULTIPATH_URN, mutate: (i) => (i.nexthops[0].weight = 0), property: "nexthops[0].weight", reason: /./ },
-    { what: "weight 257", urn: () => MULTIPATH_URN, mutate: (i) => (i.nexthops[1].weight = 257), property: "nexthops[1].weight", reason: /./ },
+    {
+      what: "weight 257",
+      urn: () => MULTIPATH_URN,
+      mutate: (i) => (i.nexthops[1].weight = 257),
+      property: "nexthops[1].weight",
+      reason: /./,
+    },
     { what: "a reserved table id", urn: () => TABLE_URN, mutate: (i) => (i.table = 254), property: "table", reason: /reserved/ },
     {
       what: "no hostKey without insecureIgnoreHostKey",
@@ -162,9 +183,27 @@ describe("check and diff (a preview) never contact the host", () => {
       property: "connection.hostKey",
       reason: /required/,
     },
-    { what: "a port out of range", urn: () => TABLE_URN, mutate: (i) => (i.connection.port = 70000), property: "connection.port", reason: /./ },
-    { what: "an unknown connection field", urn: () => TABLE_URN, mutate: (i) => (i.connection.password = "x"), property: "connection.password", reason: /unknown field/ },
-    { what: "a bad preflight interface", urn: () => TABLE_URN, mutate: (i) => (i.preflight.interfaces[0].name = "eth 0"), property: "preflight.interfaces[0].name", reason: /./ },
+    {
+      what: "a port out of range",
+      urn: () => TABLE_URN,
+      mutate: (i) => (i.connection.port = 70000),
+      property: "connection.port",
+      reason: /./,
+    },
+    {
+      what: "an unknown connection field",
+      urn: () => TABLE_URN,
+      mutate: (i) => (i.connection.password = "x"),
+      property: "connection.password",
+      reason: /unknown field/,
+    },
+    {
+      what: "a bad preflight interface",
+      urn: () => TABLE_URN,
+      mutate: (i) => (i.preflight.interfaces[0].name = "eth 0"),
+      property: "preflight.interfaces[0].name",
+      reason: /./,
+    },
   ];
   for (const c of invalid) {
     test(`check reports ${c.what} at ${c.property}`, async () => {
@@ -176,7 +215,10 @@ describe("check and diff (a preview) never contact the host", () => {
       const hit = failures.find((f) => f.property === c.property);
       assert.ok(hit, `expected a failure at ${c.property}, got ${JSON.stringify(failures)}`);
       assert.match(hit.reason, c.reason);
-      assert.ok(failures.every((f) => f.property !== ""), `every failure names its field: ${JSON.stringify(failures)}`);
+      assert.ok(
+        failures.every((f) => f.property !== ""),
+        `every failure names its field: ${JSON.stringify(failures)}`,
+      );
       assert.equal(r.inputs.kernelState, undefined, "invalid inputs get no kernelState");
     });
   }
@@ -226,7 +268,10 @@ describe("check and diff (a preview) never contact the host", () => {
     const r = await provider.diff("table-101", TABLE_URN, olds, await checked(TABLE_URN, news));
     assert.equal(r.changes, true);
     assert.equal(r.replaces?.[0], "table", JSON.stringify(r.replaces));
-    assert.ok(r.replaces!.every((k) => ["table", "interface"].includes(k)), JSON.stringify(r.replaces));
+    assert.ok(
+      r.replaces!.every((k) => ["table", "interface"].includes(k)),
+      JSON.stringify(r.replaces),
+    );
     assert.equal(r.deleteBeforeReplace, true);
   });
 
@@ -296,35 +341,35 @@ describe("create, update, delete and read over SSH", () => {
   });
 
   test("a whole stack (create all concurrently, read all, delete all) uses one TCP connection and bounded channels", async () => {
-    await withProvider(() => ({ code: 0, delayMs: 25 }), async ({ fake, provider, pool, conn }) => {
-      const cases = resourceCases("home", conn);
-      assert.ok(cases.length > 8, `the home plan has more resources (${cases.length}) than the session bound`);
-      const created = await Promise.all(cases.map((c) => provider.create(c.urn, c.inputs)));
-      for (const r of created) expose(r.outs);
-      assert.equal(fake.scripts.filter(isPreflight).length, 1);
-      assert.ok(isPreflight(fake.scripts[0]));
-      const applies = fake.scripts.slice(1);
-      assert.deepEqual(
-        [...applies].sort(),
-        cases.map((c) => renderScripts(c.kind, planned("home", c.key).entry as any).apply).sort(),
-        "every resource's apply script, once",
-      );
+    await withProvider(
+      () => ({ code: 0, delayMs: 25 }),
+      async ({ fake, provider, pool, conn }) => {
+        const cases = resourceCases("home", conn);
+        assert.ok(cases.length > 8, `the home plan has more resources (${cases.length}) than the session bound`);
+        const created = await Promise.all(cases.map((c) => provider.create(c.urn, c.inputs)));
+        for (const r of created) expose(r.outs);
+        assert.equal(fake.scripts.filter(isPreflight).length, 1);
+        assert.ok(isPreflight(fake.scripts[0]));
+        const applies = fake.scripts.slice(1);
+        assert.deepEqual(
+          [...applies].sort(),
+          cases.map((c) => renderScripts(c.kind, planned("home", c.key).entry as any).apply).sort(),
+          "every resource's apply script, once",
+        );
 
-      const reads = await Promise.all(cases.map((c, i) => provider.read(created[i].id, c.urn, created[i].outs)));
-      for (const r of reads) expose(r);
-      await Promise.all(cases.map((c, i) => provider.delete(created[i].id, c.urn, created[i].outs)));
+        const reads = await Promise.all(cases.map((c, i) => provider.read(created[i].id, c.urn, created[i].outs)));
+        for (const r of reads) expose(r);
+        await Promise.all(cases.map((c, i) => provider.delete(created[i].id, c.urn, created[i].outs)));
 
-      assert.equal(fake.scripts.length, 1 + cases.length * 3);
-      assert.equal(fake.scripts.filter((s) => phaseOf(s) === "read").length, cases.length);
-      assert.deepEqual(
-        fake.scripts.filter((s) => phaseOf(s) === "remove").sort(),
-        created.map((r) => r.outs.removeScript).sort(),
-      );
-      assert.equal(fake.connections, 1, "one TCP connection for the whole stack");
-      assert.equal(pool.stats().connectionsOpened, 1);
-      assert.ok(fake.maxConcurrentChannels <= 8, `at most 8 channels at once, saw ${fake.maxConcurrentChannels}`);
-      assert.ok(fake.maxConcurrentChannels > 1, `resources run concurrently, saw ${fake.maxConcurrentChannels}`);
-    });
+        assert.equal(fake.scripts.length, 1 + cases.length * 3);
+        assert.equal(fake.scripts.filter((s) => phaseOf(s) === "read").length, cases.length);
+        assert.deepEqual(fake.scripts.filter((s) => phaseOf(s) === "remove").sort(), created.map((r) => r.outs.removeScript).sort());
+        assert.equal(fake.connections, 1, "one TCP connection for the whole stack");
+        assert.equal(pool.stats().connectionsOpened, 1);
+        assert.ok(fake.maxConcurrentChannels <= 8, `at most 8 channels at once, saw ${fake.maxConcurrentChannels}`);
+        assert.ok(fake.maxConcurrentChannels > 1, `resources run concurrently, saw ${fake.maxConcurrentChannels}`);
+      },
+    );
   });
 
   test("a failed preflight stops the create with one report and applies nothing", async () => {
@@ -357,7 +402,8 @@ describe("create, update, delete and read over SSH", () => {
   });
 
   test("a failing apply names the step, the exit code and stderr, and is rolled back with the remove script", async () => {
-    const respond: Responder = (s) => (s === tableScripts.apply ? { code: 2, stderr: "== routes of table 101 (isp1)\nRTNETLINK answers: File exists\n" } : { code: 0 });
+    const respond: Responder = (s) =>
+      s === tableScripts.apply ? { code: 2, stderr: "== routes of table 101 (isp1)\nRTNETLINK answers: File exists\n" } : { code: 0 };
     await withProvider(respond, async ({ fake, provider, conn }) => {
       const err = await rejection(provider.create(TABLE_URN, tableInputs(conn)), "create");
       assert.ok(err.message.includes("apply RoutingTable home-table-isp1"), err.message);
@@ -373,7 +419,11 @@ describe("create, update, delete and read over SSH", () => {
 
   test("a failing rollback is reported too", async () => {
     const respond: Responder = (s) =>
-      s === tableScripts.apply ? { code: 2, stderr: "RTNETLINK answers: File exists\n" } : s === tableScripts.remove ? { code: 1, stderr: "remove broke\n" } : { code: 0 };
+      s === tableScripts.apply
+        ? { code: 2, stderr: "RTNETLINK answers: File exists\n" }
+        : s === tableScripts.remove
+          ? { code: 1, stderr: "remove broke\n" }
+          : { code: 0 };
     await withProvider(respond, async ({ provider, conn }) => {
       const err = await rejection(provider.create(TABLE_URN, tableInputs(conn)));
       assert.match(err.message, /RTNETLINK answers: File exists/);
@@ -435,7 +485,8 @@ describe("create, update, delete and read over SSH", () => {
   test("delete sends exactly the stored remove script", async () => {
     await withProvider(ok, async ({ fake, provider, conn }) => {
       const created = await provider.create(TABLE_URN, tableInputs(conn));
-      const custom = "#!/bin/sh\n# multiwan: RoutingTable isp1 (table 101): remove\n# written by an older multiwan\nip route flush table 101 proto 77\n";
+      const custom =
+        "#!/bin/sh\n# multiwan: RoutingTable isp1 (table 101): remove\n# written by an older multiwan\nip route flush table 101 proto 77\n";
       assert.notEqual(custom, tableScripts.remove);
       const before = fake.scripts.length;
       await provider.delete(created.id, TABLE_URN, { ...created.outs, removeScript: custom });
@@ -444,12 +495,15 @@ describe("create, update, delete and read over SSH", () => {
   });
 
   test("a failing delete names the step and the exit code", async () => {
-    await withProvider((s) => (phaseOf(s) === "remove" ? { code: 3, stderr: "multiwan: step \"x\" failed: boom\n" } : { code: 0 }), async ({ provider, conn }) => {
-      const created = await provider.create(TABLE_URN, tableInputs(conn));
-      const err = await rejection(provider.delete(created.id, TABLE_URN, created.outs));
-      assert.ok(err.message.includes("remove RoutingTable home-table-isp1"), err.message);
-      assert.ok(err.message.includes("exit code 3"), err.message);
-    });
+    await withProvider(
+      (s) => (phaseOf(s) === "remove" ? { code: 3, stderr: 'multiwan: step "x" failed: boom\n' } : { code: 0 }),
+      async ({ provider, conn }) => {
+        const created = await provider.create(TABLE_URN, tableInputs(conn));
+        const err = await rejection(provider.delete(created.id, TABLE_URN, created.outs));
+        assert.ok(err.message.includes("remove RoutingTable home-table-isp1"), err.message);
+        assert.ok(err.message.includes("exit code 3"), err.message);
+      },
+    );
   });
 
   test("read returns the live kernel state, parsed from ip's JSON and canonical, in props and inputs", async () => {
@@ -460,27 +514,30 @@ describe("create, update, delete and read over SSH", () => {
       "@@ boot-copy",
       "",
     ].join("\n");
-    await withProvider((s) => (phaseOf(s) === "read" ? { code: 0, stdout: live } : { code: 0 }), async ({ fake, provider, conn }) => {
-      const created = await provider.create(TABLE_URN, tableInputs(conn));
-      const before = fake.scripts.length;
-      const r = await provider.read(created.id, TABLE_URN, created.outs);
-      expose(r);
-      assert.deepEqual(fake.scripts.slice(before), [tableScripts.read]);
-      const canonical = ["route 192.168.1.0/24 dev eth1 scope link src 192.168.1.1", "route default via 192.168.1.254 dev eth1"];
+    await withProvider(
+      (s) => (phaseOf(s) === "read" ? { code: 0, stdout: live } : { code: 0 }),
+      async ({ fake, provider, conn }) => {
+        const created = await provider.create(TABLE_URN, tableInputs(conn));
+        const before = fake.scripts.length;
+        const r = await provider.read(created.id, TABLE_URN, created.outs);
+        expose(r);
+        assert.deepEqual(fake.scripts.slice(before), [tableScripts.read]);
+        const canonical = ["route 192.168.1.0/24 dev eth1 scope link src 192.168.1.1", "route default via 192.168.1.254 dev eth1"];
 
-      assert.equal(r.id, created.id);
-      assert.deepEqual(r.props?.kernelState, canonical);
-      assert.deepEqual(r.inputs?.kernelState, canonical);
-      assert.ok(!("removeScript" in (r.inputs ?? {})), "inputs have no removeScript");
-      assert.equal(r.props?.removeScript, created.outs.removeScript, "the state keeps the stored remove script");
-      assert.ok(isSecret(r.props?.connection.privateKey));
-      assert.ok(isSecret(r.inputs?.connection.privateKey));
-      // The live state differs from the desired one: the next up shows a change.
-      const checkedNews = (await provider.check(TABLE_URN, r.inputs, tableInputs(conn))).inputs;
-      const d = await provider.diff(created.id, TABLE_URN, r.props, checkedNews);
-      assert.equal(d.changes, true, "drift shows as a change");
-      assert.deepEqual(d.replaces ?? [], []);
-    });
+        assert.equal(r.id, created.id);
+        assert.deepEqual(r.props?.kernelState, canonical);
+        assert.deepEqual(r.inputs?.kernelState, canonical);
+        assert.ok(!("removeScript" in (r.inputs ?? {})), "inputs have no removeScript");
+        assert.equal(r.props?.removeScript, created.outs.removeScript, "the state keeps the stored remove script");
+        assert.ok(isSecret(r.props?.connection.privateKey));
+        assert.ok(isSecret(r.inputs?.connection.privateKey));
+        // The live state differs from the desired one: the next up shows a change.
+        const checkedNews = (await provider.check(TABLE_URN, r.inputs, tableInputs(conn))).inputs;
+        const d = await provider.diff(created.id, TABLE_URN, r.props, checkedNews);
+        assert.equal(d.changes, true, "drift shows as a change");
+        assert.deepEqual(d.replaces ?? [], []);
+      },
+    );
   });
 
   test("the pinned host key is accepted; a wrong one is refused with both SHA256 fingerprints", async () => {

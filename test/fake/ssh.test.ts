@@ -89,7 +89,10 @@ test("parseHostKey throws the site schema's sentence for a malformed line", () =
   assert.throws(() => parseHostKey(""), /^Error: invalid host key: must be one line "<type> <base64 key> \[comment\]"/);
   assert.throws(() => parseHostKey(`ssh-foo ${b64}`), /key type "ssh-foo" is not supported/);
   assert.throws(() => parseHostKey(`ssh-ed25519 not*base64`), /must be one line/);
-  assert.throws(() => parseHostKey(`ecdsa-sha2-nistp256 ${b64}`), /the key data is a "ssh-ed25519" key, not "ecdsa-sha2-nistp256": the line is mispasted/);
+  assert.throws(
+    () => parseHostKey(`ecdsa-sha2-nistp256 ${b64}`),
+    /the key data is a "ssh-ed25519" key, not "ecdsa-sha2-nistp256": the line is mispasted/,
+  );
   assert.throws(() => parseHostKey(`ssh-ed25519 ${b64.slice(0, 8)}`), /the key's base64 text is damaged/);
 });
 
@@ -139,7 +142,10 @@ test("a wrong pinned key is refused with both SHA256 fingerprints", async (t) =>
 
 test("a missing hostKey without insecureIgnoreHostKey is refused before dialing", async () => {
   await withHost({}, async (fake, pool) => {
-    await assert.rejects(pool.run(fake.connection({ hostKey: undefined }), "true"), /hostKey is required for root@127\.0\.0\.1:\d+.*insecureIgnoreHostKey/s);
+    await assert.rejects(
+      pool.run(fake.connection({ hostKey: undefined }), "true"),
+      /hostKey is required for root@127\.0\.0\.1:\d+.*insecureIgnoreHostKey/s,
+    );
     assert.equal(fake.connections, 0);
   });
 });
@@ -210,7 +216,10 @@ test("channels sshd refuses for a moment (MaxSessions) are asked for again, and 
     { respond: () => ({ code: 0, delayMs: 50 }), maxSessions: 2 },
     async (fake, pool) => {
       const results = await Promise.all(Array.from({ length: 4 }, (_, i) => pool.run(fake.connection(), "true", { step: `s${i}` })));
-      assert.deepEqual(results.map((r) => r.code), [0, 0, 0, 0]);
+      assert.deepEqual(
+        results.map((r) => r.code),
+        [0, 0, 0, 0],
+      );
       assert.ok(fake.refusedSessions >= 2, `the fake refused ${fake.refusedSessions} channels`);
       assert.equal(fake.scripts.length, 4, "each script ran exactly once");
       assert.equal(fake.connections, 1, "a refused channel is not a dropped connection");
@@ -220,15 +229,15 @@ test("channels sshd refuses for a moment (MaxSessions) are asked for again, and 
 });
 
 test("a host that keeps refusing channels gives a readable channel open failure", async () => {
-  await withHost(
-    { respond: () => ({ code: 0 }), maxSessions: 0 },
-    async (fake, pool) => {
-      const err = await pool.run(fake.connection(), "true", { step: "s0" }).then(() => assert.fail("ran"), (e: Error) => e);
-      assert.match(err.message, /could not open an SSH session on root@127\.0\.0\.1:\d+ for step "s0": .*Channel open failure.*MaxSessions/);
-      assert.equal(fake.refusedSessions, 7, "the first try and six retries");
-      assert.equal(fake.connections, 1);
-    },
-  );
+  await withHost({ respond: () => ({ code: 0 }), maxSessions: 0 }, async (fake, pool) => {
+    const err = await pool.run(fake.connection(), "true", { step: "s0" }).then(
+      () => assert.fail("ran"),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /could not open an SSH session on root@127\.0\.0\.1:\d+ for step "s0": .*Channel open failure.*MaxSessions/);
+    assert.equal(fake.refusedSessions, 7, "the first try and six retries");
+    assert.equal(fake.connections, 1);
+  });
 });
 
 test("run resolves with a non-zero code; runChecked rejects with a ScriptError", async () => {
@@ -312,7 +321,11 @@ test("the private key never appears in errors or warnings", async () => {
   await withHost({ respond: () => ({ code: 1, stderr: "boom\n" }) }, async (fake, pool, warnings) => {
     const key = fake.clientPrivateKey!;
     const messages: string[] = [];
-    const collect = (p: Promise<unknown>) => p.then(() => {}, (e: Error) => messages.push(String(e), e.stack ?? ""));
+    const collect = (p: Promise<unknown>) =>
+      p.then(
+        () => {},
+        (e: Error) => messages.push(String(e), e.stack ?? ""),
+      );
     await collect(pool.runChecked(fake.connection({ hostKey: undefined, insecureIgnoreHostKey: true }), "false", "step"));
     await collect(pool.run(fake.connection({ hostKey: generateKeyPair("ed25519").public, port: fake.port }), "true"));
     await pool.close();
@@ -336,7 +349,10 @@ test("no privateKey and no agent is a clear error", async () => {
   delete process.env.SSH_AUTH_SOCK;
   try {
     await withHost({}, async (fake, pool) => {
-      await assert.rejects(pool.run(fake.connection({ privateKey: undefined }), "true"), /no privateKey for root@127\.0\.0\.1:\d+ and no ssh agent/);
+      await assert.rejects(
+        pool.run(fake.connection({ privateKey: undefined }), "true"),
+        /no privateKey for root@127\.0\.0\.1:\d+ and no ssh agent/,
+      );
     });
   } finally {
     if (saved !== undefined) process.env.SSH_AUTH_SOCK = saved;
@@ -360,7 +376,10 @@ test("a connection lost mid-script is an error that names the step", async () =>
     const running = pool.run(fake.connection(), "sleep 2", { step: "apply PolicyRule isp1" });
     while (fake.scripts.length === 0) await new Promise((r) => setTimeout(r, 5));
     fake.dropConnections();
-    await assert.rejects(running, (e: Error) => e instanceof SshConnectionError && /lost while running step "apply PolicyRule isp1"/.test(e.message));
+    await assert.rejects(
+      running,
+      (e: Error) => e instanceof SshConnectionError && /lost while running step "apply PolicyRule isp1"/.test(e.message),
+    );
   });
 });
 

@@ -54,7 +54,11 @@ function mountsMentioning(name: string): string[] {
 }
 
 async function assertGone(name: string, dir: string): Promise<void> {
-  assert.deepEqual((await hostNetns()).filter((n) => n.startsWith(`${name}-`)), [], "namespaces left");
+  assert.deepEqual(
+    (await hostNetns()).filter((n) => n.startsWith(`${name}-`)),
+    [],
+    "namespaces left",
+  );
   assert.deepEqual(processesMentioning(name), [], "processes left");
   assert.deepEqual(mountsMentioning(name), [], "mounts left (in any mount namespace)");
   assert.equal(fs.existsSync(dir), false, `${dir} left`);
@@ -75,10 +79,15 @@ after(async () => {
 test("ssh reaches the gateway with the pinned host key; interfaces carry the topology's addresses", async () => {
   const l = need();
   const r = await l.ssh("ip -br -4 addr", { check: true });
-  const addrs = Object.fromEntries(r.stdout.trim().split("\n").map((line) => {
-    const f = line.split(/\s+/);
-    return [f[0].split("@")[0], f.slice(2).join(" ").trim()];
-  }));
+  const addrs = Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => {
+        const f = line.split(/\s+/);
+        return [f[0].split("@")[0], f.slice(2).join(" ").trim()];
+      }),
+  );
   assert.equal(addrs.eth0, "192.168.3.100/24");
   assert.equal(addrs.eth1, "192.168.1.1/24");
   assert.equal(addrs.eth2, "192.168.2.1/24");
@@ -178,7 +187,9 @@ test("the gateway's disk is the lab's overlay: /etc, /var/lib, /usr/local writes
   assert.match(disk["/etc/multiwan/probe"], /^file 0644 6 sha256:/);
   assert.equal(disk["/etc/multiwan"], "dir 0755");
   assert.equal(disk["/etc/iproute2"], undefined, "copied-up directories that the host has are not listed");
-  await l.ssh("ip route flush table mwlabtest; rm -r /etc/multiwan /var/lib/multiwan /etc/iproute2/rt_tables.d/mwlabtest.conf", { check: true });
+  await l.ssh("ip route flush table mwlabtest; rm -r /etc/multiwan /var/lib/multiwan /etc/iproute2/rt_tables.d/mwlabtest.conf", {
+    check: true,
+  });
   assert.deepEqual(l.diskListing(), fresh);
 });
 
@@ -195,7 +206,7 @@ test("a hand-made multipath default spreads LAN flows over both modems; snapshot
     "ip route add default via 192.168.2.254 dev eth2 table 102",
     "ip rule add pref 1001 from 192.168.1.1 lookup 101",
     "ip rule add pref 1002 from 192.168.2.1 lookup 102",
-    "nft -f - <<'EOF'\ntable ip labsmoke {\n  chain post {\n    type nat hook postrouting priority srcnat;\n    oifname { \"eth1\", \"eth2\" } masquerade\n  }\n}\nEOF",
+    'nft -f - <<\'EOF\'\ntable ip labsmoke {\n  chain post {\n    type nat hook postrouting priority srcnat;\n    oifname { "eth1", "eth2" } masquerade\n  }\n}\nEOF',
   ].join("\n");
   await l.exec("gw", setup, { check: true });
 
@@ -203,15 +214,25 @@ test("a hand-made multipath default spreads LAN flows over both modems; snapshot
   const seen = await l.flows({ count: 600 });
   t.diagnostic(`600 flows in ${Date.now() - t0} ms: ${JSON.stringify(Object.fromEntries(seen))}`);
   assert.deepEqual([...seen.keys()].sort(), [SEEN_VIA.isp1, SEEN_VIA.isp2]);
-  assert.equal([...seen.values()].reduce((a, b) => a + b, 0), 600);
+  assert.equal(
+    [...seen.values()].reduce((a, b) => a + b, 0),
+    600,
+  );
   const few = await l.flows({ count: 100, port: 443, targets: [TOPOLOGY.pinned[0]] });
-  assert.equal([...few.values()].reduce((a, b) => a + b, 0), 100);
+  assert.equal(
+    [...few.values()].reduce((a, b) => a + b, 0),
+    100,
+  );
   assert.equal(few.size, 1, "one destination, hash policy 0: one uplink");
 
   // inbound through each modem; the source rules send replies back the way they came
   assert.equal(await l.inbound(1, TOPOLOGY.pinned[0]), true);
   assert.equal(await l.inbound(2, TOPOLOGY.pinned[0]), true);
-  assert.deepEqual(await l.inboundDetail(2, TOPOLOGY.servers[3]), { ok: true, reply: TOPOLOGY.servers[3] }, "modems do not SNAT forwarded ports");
+  assert.deepEqual(
+    await l.inboundDetail(2, TOPOLOGY.servers[3]),
+    { ok: true, reply: TOPOLOGY.servers[3] },
+    "modems do not SNAT forwarded ports",
+  );
   // pin the client to isp2: the source rule still answers via isp1 ...
   await l.exec("gw", `ip route add ${TOPOLOGY.pinned[0]}/32 via 192.168.2.254 dev eth2`, { check: true });
   assert.equal(await l.inbound(1, TOPOLOGY.pinned[0]), true);
@@ -221,7 +242,10 @@ test("a hand-made multipath default spreads LAN flows over both modems; snapshot
 
   const during = await l.snapshot();
   assert.equal(during.sysctls["net.ipv4.ip_forward"], "1");
-  assert.match(during.routes, /^default\s+nexthop via 192\.168\.1\.254 dev eth1 weight 1\s+nexthop via 192\.168\.2\.254 dev eth2 weight 1/m);
+  assert.match(
+    during.routes,
+    /^default\s+nexthop via 192\.168\.1\.254 dev eth1 weight 1\s+nexthop via 192\.168\.2\.254 dev eth2 weight 1/m,
+  );
   assert.match(during.rules, /^1002:\s+from 192\.168\.2\.1 lookup 102/m);
   assert.match(during.nft, /table ip labsmoke/);
 
@@ -236,14 +260,24 @@ test("a hand-made multipath default spreads LAN flows over both modems; snapshot
 
 test("reboot keeps the disk and the host key, drops runtime state", async () => {
   const l = need();
-  await l.ssh("mkdir -p /etc/multiwan && echo boot > /etc/multiwan/probe && sysctl -qw net.ipv4.ip_forward=1 && ip route add 10.98.0.0/24 dev eth0 && echo x > /tmp/volatile", { check: true });
+  await l.ssh(
+    "mkdir -p /etc/multiwan && echo boot > /etc/multiwan/probe && sysctl -qw net.ipv4.ip_forward=1 && ip route add 10.98.0.0/24 dev eth0 && echo x > /tmp/volatile",
+    { check: true },
+  );
   const oldPid = l.sshdPid;
   await l.reboot();
   assert.notEqual(l.sshdPid, oldPid);
-  const r = await l.ssh("cat /etc/multiwan/probe; sysctl -n net.ipv4.ip_forward; ip route show 10.98.0.0/24; ls /tmp/volatile 2>/dev/null | wc -l; ip -br -4 addr show eth1", { check: true });
+  const r = await l.ssh(
+    "cat /etc/multiwan/probe; sysctl -n net.ipv4.ip_forward; ip route show 10.98.0.0/24; ls /tmp/volatile 2>/dev/null | wc -l; ip -br -4 addr show eth1",
+    { check: true },
+  );
   assert.match(r.stdout, /^boot\n0\n0\neth1@\S+\s+UP\s+192\.168\.1\.1\/24\s*$/);
   await l.ensureGatewayServer();
-  assert.deepEqual(await l.connect("lan", "192.168.3.100", TOPOLOGY.gatewayServerPort), { ok: true, reply: "192.168.3.10" }, "LAN link is back");
+  assert.deepEqual(
+    await l.connect("lan", "192.168.3.100", TOPOLOGY.gatewayServerPort),
+    { ok: true, reply: "192.168.3.10" },
+    "LAN link is back",
+  );
   assert.equal((await l.connect("m2", "192.168.2.1", 80)).ok, true, "modem links are back");
   await l.ssh("rm -r /etc/multiwan", { check: true });
 });

@@ -227,8 +227,7 @@ export async function startFakeHost(opts: FakeHostOptions = {}): Promise<FakeHos
       ...(clientPrivateKey ? { privateKey: clientPrivateKey } : {}),
       ...overrides,
     }),
-    whenNoConnections: () =>
-      host.openConnections === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+    whenNoConnections: () => (host.openConnections === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
     dropConnections: () => {
       for (const s of sockets) s.destroy();
     },

@@ -96,7 +96,11 @@ export function writeRenderFixture(dir: string, fixture: RenderFixture): void {
 /** The case folders of a kind's fixture folder, sorted; [] when it is missing. */
 export function caseDirs(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name)).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => path.join(dir, d.name))
+    .sort();
 }
 
 /** One facts fixture: what a real host's read printed for an entry, and the state it parses to. */
@@ -121,7 +125,11 @@ export function readJson<T>(file: string): T {
 /** The *.json files of a directory, sorted; [] when the directory is missing. */
 export function jsonFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort().map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 export function writeJson(file: string, value: unknown): void {

@@ -3,7 +3,11 @@ import assert from "node:assert/strict";
 import { SEEN_VIA, type GatewaySnapshot, type Lab } from "../../lab/lab";
 
 /** IPv4 routes only: IPv6 link-local routes appear on their own a while after the links come up. */
-export const ipv4Routes = (snap: GatewaySnapshot) => snap.routes.split("\n").filter((l) => !l.includes(":")).join("\n");
+export const ipv4Routes = (snap: GatewaySnapshot) =>
+  snap.routes
+    .split("\n")
+    .filter((l) => !l.includes(":"))
+    .join("\n");
 
 /** The gateway is exactly as in `pristine`: rules, IPv4 routes, nft and iptables rulesets, sysctls, disk. */
 export function assertRestored(snap: GatewaySnapshot, pristine: GatewaySnapshot): void {

@@ -12,7 +12,6 @@ import { parseSiteOrThrow } from "../../lib/validate";
 import { SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";
 import type { Connection } from "../../provider/ssh";
 
-
 export type SiteName = "home" | "office";
 
 export function stackFilePath(name: SiteName): string {

@@ -19,7 +19,14 @@ test("the systemd unit passes `systemd-analyze verify`", (t) => {
     fs.writeFileSync(unit, renderUnit());
     const r = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr.split("\n").filter((l) => l.includes("multiwan.service")).join("\n"), "", "no complaint about our unit");
+    assert.equal(
+      r.stderr
+        .split("\n")
+        .filter((l) => l.includes("multiwan.service"))
+        .join("\n"),
+      "",
+      "no complaint about our unit",
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

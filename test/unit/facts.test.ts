@@ -25,16 +25,23 @@ describe("captured read outputs (test/fixtures/facts)", () => {
         const fixture = readJson<FactsFixture>(file);
         const state = parseState(kind, fixture.entry as never, fixture.output);
         assert.deepEqual(state, fixture.state, `parsed state differs from ${path.relative(process.cwd(), file)}`);
-        if (name.endsWith("-applied")) assert.deepEqual(state, expectedState(kind, fixture.entry as never), "an applied resource reads back as its expected state");
+        if (name.endsWith("-applied"))
+          assert.deepEqual(state, expectedState(kind, fixture.entry as never), "an applied resource reads back as its expected state");
         // Sysctls are always there: after remove they hold the host's own values again.
-        if (name.endsWith("-absent")) assert.deepEqual(state.filter((l) => !l.startsWith("sysctl ")), [], "nothing of ours is left after remove");
+        if (name.endsWith("-absent"))
+          assert.deepEqual(
+            state.filter((l) => !l.startsWith("sysctl ")),
+            [],
+            "nothing of ours is left after remove",
+          );
       });
     }
   }
 });
 
 describe("iproute2 spellings", () => {
-  const route = (scope: string | number) => parseFacts(`@@ routes\n[{"dst":"192.168.1.0/24","dev":"eth1","scope":${JSON.stringify(scope)},"prefsrc":"192.168.1.1","flags":[]}]\n`);
+  const route = (scope: string | number) =>
+    parseFacts(`@@ routes\n[{"dst":"192.168.1.0/24","dev":"eth1","scope":${JSON.stringify(scope)},"prefsrc":"192.168.1.1","flags":[]}]\n`);
   test("a numeric scope (iproute2 6.1 with -N) and a named one (newer iproute2) read the same", () => {
     assert.deepEqual(routesOf(route(253), "routes").lines, ["192.168.1.0/24 dev eth1 scope link src 192.168.1.1"]);
     assert.deepEqual(routesOf(route("253"), "routes").lines, routesOf(route("link"), "routes").lines);
@@ -47,29 +54,49 @@ describe("iproute2 spellings", () => {
     assert.deepEqual(routesOf(parseFacts(""), "routes").lines, []);
   });
   test("rules: fwmark with its mask, a source prefix, suppress_prefixlength", () => {
-    assert.equal(ruleText({ priority: 2001, src: "all", fwmark: "0x100", fwmask: "0xff00", table: "101", protocol: "77" }), "2001: from all fwmark 0x100/0xff00 lookup 101 proto 77");
+    assert.equal(
+      ruleText({ priority: 2001, src: "all", fwmark: "0x100", fwmask: "0xff00", table: "101", protocol: "77" }),
+      "2001: from all fwmark 0x100/0xff00 lookup 101 proto 77",
+    );
     assert.equal(ruleText({ priority: 5, src: "10.0.0.0", srclen: 24, table: "7" }), "5: from 10.0.0.0/24 lookup 7");
-    assert.equal(ruleText({ priority: 30000, src: "all", table: "254", suppress_prefixlen: 0, protocol: "77" }), "30000: from all lookup 254 suppress_prefixlength 0 proto 77");
+    assert.equal(
+      ruleText({ priority: 30000, src: "all", table: "254", suppress_prefixlen: 0, protocol: "77" }),
+      "30000: from all lookup 254 suppress_prefixlength 0 proto 77",
+    );
   });
 });
 
 describe("nft JSON", () => {
-  const facts = (items: unknown[]) => parseFacts(`@@ nft\n${JSON.stringify({ nftables: [{ metainfo: { version: "1.0.6" } }, ...items] })}\n`);
+  const facts = (items: unknown[]) =>
+    parseFacts(`@@ nft\n${JSON.stringify({ nftables: [{ metainfo: { version: "1.0.6" } }, ...items] })}\n`);
   const rule = (expr: unknown[]) => ({ rule: { family: "ip", table: "t", chain: "c", handle: 2, expr } });
   test("a rule that is not ours shows as its JSON, so it is drift", () => {
-    const lines = nftLines(facts([rule([{ match: { op: "==", left: { meta: { key: "iifname" } }, right: "eth9" } }, { weird: { x: 1 } }])]), "nft");
+    const lines = nftLines(
+      facts([rule([{ match: { op: "==", left: { meta: { key: "iifname" } }, right: "eth9" } }, { weird: { x: 1 } }])]),
+      "nft",
+    );
     assert.deepEqual(lines, ['rule c: iifname "eth9" {"weird":{"x":1}}']);
   });
   test("marks, sets, ct state, dnat and counters in nft's own words", () => {
-    const lines = nftLines(facts([
-      rule([
-        { match: { op: "==", left: { "&": [{ ct: { key: "mark" } }, 65280] }, right: 256 } },
-        { mangle: { key: { meta: { key: "mark" } }, value: { "|": [{ "&": [{ meta: { key: "mark" } }, 4294902015] }, 256] } } },
+    const lines = nftLines(
+      facts([
+        rule([
+          { match: { op: "==", left: { "&": [{ ct: { key: "mark" } }, 65280] }, right: 256 } },
+          { mangle: { key: { meta: { key: "mark" } }, value: { "|": [{ "&": [{ meta: { key: "mark" } }, 4294902015] }, 256] } } },
+        ]),
+        rule([
+          { match: { op: "==", left: { meta: { key: "oifname" } }, right: { set: ["eth1", "eth2"] } } },
+          { counter: { packets: 3, bytes: 180 } },
+          { accept: null },
+        ]),
+        rule([{ match: { op: "in", left: { ct: { key: "state" } }, right: ["established", "related"] } }, { accept: null }]),
+        rule([
+          { match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 8080 } },
+          { dnat: { addr: "192.168.3.10", port: 80 } },
+        ]),
       ]),
-      rule([{ match: { op: "==", left: { meta: { key: "oifname" } }, right: { set: ["eth1", "eth2"] } } }, { counter: { packets: 3, bytes: 180 } }, { accept: null }]),
-      rule([{ match: { op: "in", left: { ct: { key: "state" } }, right: ["established", "related"] } }, { accept: null }]),
-      rule([{ match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 8080 } }, { dnat: { addr: "192.168.3.10", port: 80 } }]),
-    ]), "nft");
+      "nft",
+    );
     assert.deepEqual(lines, [
       "rule c: ct mark & 0xff00 == 0x100 meta mark set meta mark & 0xffff00ff | 0x100",
       'rule c: oifname { "eth1", "eth2" } counter accept',

@@ -12,7 +12,8 @@ import { renderPlanDocument } from "../../lib/document";
 import { GOLDEN_DIR, stackPlan } from "../support/fixtures";
 
 const GOLDEN = path.join(GOLDEN_DIR, "home.plan.txt");
-const HOW = "UPDATE_GOLDEN=1 npm test (or: npx tsc -b && UPDATE_GOLDEN=1 node --test dist/test/unit/golden.test.js), then review git diff test/golden";
+const HOW =
+  "UPDATE_GOLDEN=1 npm test (or: npx tsc -b && UPDATE_GOLDEN=1 node --test dist/test/unit/golden.test.js), then review git diff test/golden";
 
 test("renderPlanDocument(home) is exactly test/golden/home.plan.txt", () => {
   const actual = renderPlanDocument("home", stackPlan("home"));
@@ -30,8 +31,8 @@ test("renderPlanDocument(home) is exactly test/golden/home.plan.txt", () => {
     const line = at < 0 ? Math.min(a.length, e.length) : at;
     assert.fail(
       `the home plan differs from test/golden/home.plan.txt at line ${line + 1}:\n` +
-      `  golden: ${JSON.stringify(e[line])}\n  now:    ${JSON.stringify(a[line])}\n` +
-      `If the change is intended, regenerate with: ${HOW}`,
+        `  golden: ${JSON.stringify(e[line])}\n  now:    ${JSON.stringify(a[line])}\n` +
+        `If the change is intended, regenerate with: ${HOW}`,
     );
   }
 });

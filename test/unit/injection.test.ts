@@ -20,20 +20,99 @@ interface Field {
 
 const home = rawSite("home");
 const FIELDS: Field[] = [
-  { path: "host.address", set: (s, v) => { s.host.address = v; }, valid: home.host.address },
-  { path: "host.user", set: (s, v) => { s.host.user = v; }, valid: home.host.user },
-  { path: "host.hostKey", set: (s, v) => { s.host.hostKey = v; }, valid: home.host.hostKey },
-  { path: "lan.interface", set: (s, v) => { s.lan.interface = v; }, valid: home.lan.interface },
-  { path: "lan.address", set: (s, v) => { s.lan.address = v; }, valid: home.lan.address },
+  {
+    path: "host.address",
+    set: (s, v) => {
+      s.host.address = v;
+    },
+    valid: home.host.address,
+  },
+  {
+    path: "host.user",
+    set: (s, v) => {
+      s.host.user = v;
+    },
+    valid: home.host.user,
+  },
+  {
+    path: "host.hostKey",
+    set: (s, v) => {
+      s.host.hostKey = v;
+    },
+    valid: home.host.hostKey,
+  },
+  {
+    path: "lan.interface",
+    set: (s, v) => {
+      s.lan.interface = v;
+    },
+    valid: home.lan.interface,
+  },
+  {
+    path: "lan.address",
+    set: (s, v) => {
+      s.lan.address = v;
+    },
+    valid: home.lan.address,
+  },
   // uplinks[0] (isp1) carries no pinned route, so renaming it blames one field only.
-  { path: "uplinks[0].name", set: (s, v) => { s.uplinks[0].name = v; }, valid: home.uplinks[0].name },
-  { path: "uplinks[1].name", set: (s, v) => { s.uplinks[1].name = v; s.pinnedRoutes[0].uplink = v; }, valid: home.uplinks[1].name },
-  { path: "uplinks[0].interface", set: (s, v) => { s.uplinks[0].interface = v; }, valid: home.uplinks[0].interface },
-  { path: "uplinks[1].interface", set: (s, v) => { s.uplinks[1].interface = v; }, valid: home.uplinks[1].interface },
-  { path: "uplinks[0].address", set: (s, v) => { s.uplinks[0].address = v; }, valid: home.uplinks[0].address },
-  { path: "uplinks[1].gateway", set: (s, v) => { s.uplinks[1].gateway = v; }, valid: home.uplinks[1].gateway },
-  { path: "pinnedRoutes[0].destination", set: (s, v) => { s.pinnedRoutes[0].destination = v; }, valid: home.pinnedRoutes[0].destination },
-  { path: "pinnedRoutes[0].uplink", set: (s, v) => { s.pinnedRoutes[0].uplink = v; }, valid: home.pinnedRoutes[0].uplink },
+  {
+    path: "uplinks[0].name",
+    set: (s, v) => {
+      s.uplinks[0].name = v;
+    },
+    valid: home.uplinks[0].name,
+  },
+  {
+    path: "uplinks[1].name",
+    set: (s, v) => {
+      s.uplinks[1].name = v;
+      s.pinnedRoutes[0].uplink = v;
+    },
+    valid: home.uplinks[1].name,
+  },
+  {
+    path: "uplinks[0].interface",
+    set: (s, v) => {
+      s.uplinks[0].interface = v;
+    },
+    valid: home.uplinks[0].interface,
+  },
+  {
+    path: "uplinks[1].interface",
+    set: (s, v) => {
+      s.uplinks[1].interface = v;
+    },
+    valid: home.uplinks[1].interface,
+  },
+  {
+    path: "uplinks[0].address",
+    set: (s, v) => {
+      s.uplinks[0].address = v;
+    },
+    valid: home.uplinks[0].address,
+  },
+  {
+    path: "uplinks[1].gateway",
+    set: (s, v) => {
+      s.uplinks[1].gateway = v;
+    },
+    valid: home.uplinks[1].gateway,
+  },
+  {
+    path: "pinnedRoutes[0].destination",
+    set: (s, v) => {
+      s.pinnedRoutes[0].destination = v;
+    },
+    valid: home.pinnedRoutes[0].destination,
+  },
+  {
+    path: "pinnedRoutes[0].uplink",
+    set: (s, v) => {
+      s.pinnedRoutes[0].uplink = v;
+    },
+    valid: home.pinnedRoutes[0].uplink,
+  },
 ];
 
 const PAYLOADS: [string, string][] = [
@@ -78,7 +157,10 @@ describe("shell metacharacters, line breaks, quotes, spaces, non-ASCII and NUL a
       const failures: string[] = [];
       for (const [payload, what] of PAYLOADS) {
         for (const value of variants(field.valid, payload)) {
-          const wrong = refusedAt(field.path, editedSite("home", (s) => field.set(s, value)));
+          const wrong = refusedAt(
+            field.path,
+            editedSite("home", (s) => field.set(s, value)),
+          );
           if (wrong) failures.push(`${what} ${JSON.stringify(value)}: ${wrong}`);
         }
       }
@@ -87,10 +169,42 @@ describe("shell metacharacters, line breaks, quotes, spaces, non-ASCII and NUL a
   }
 
   test("non-ASCII names: eth0ü, ïsp", () => {
-    assert.equal(refusedAt("lan.interface", editedSite("home", (s) => { s.lan.interface = "eth0ü"; })), undefined);
-    assert.equal(refusedAt("uplinks[0].interface", editedSite("home", (s) => { s.uplinks[0].interface = "eth0ü"; })), undefined);
-    assert.equal(refusedAt("uplinks[0].name", editedSite("home", (s) => { s.uplinks[0].name = "ïsp"; })), undefined);
-    assert.equal(refusedAt("pinnedRoutes[0].uplink", editedSite("home", (s) => { s.pinnedRoutes[0].uplink = "ïsp2"; })), undefined);
+    assert.equal(
+      refusedAt(
+        "lan.interface",
+        editedSite("home", (s) => {
+          s.lan.interface = "eth0ü";
+        }),
+      ),
+      undefined,
+    );
+    assert.equal(
+      refusedAt(
+        "uplinks[0].interface",
+        editedSite("home", (s) => {
+          s.uplinks[0].interface = "eth0ü";
+        }),
+      ),
+      undefined,
+    );
+    assert.equal(
+      refusedAt(
+        "uplinks[0].name",
+        editedSite("home", (s) => {
+          s.uplinks[0].name = "ïsp";
+        }),
+      ),
+      undefined,
+    );
+    assert.equal(
+      refusedAt(
+        "pinnedRoutes[0].uplink",
+        editedSite("home", (s) => {
+          s.pinnedRoutes[0].uplink = "ïsp2";
+        }),
+      ),
+      undefined,
+    );
   });
 });
 
@@ -128,7 +242,11 @@ describe("the host key's comment: accepted with metacharacters, but it never rea
   // may hold $( ) ` ; | & > ' " — harmless only because the key goes to the
   // SSH client and nowhere else. This test keeps it that way.
   const comment = `$(reboot);\`reboot\`|&>/etc/passwd '"x" rm -rf /`;
-  const site = validSite(editedSite("home", (s) => { s.host.hostKey = `${s.host.hostKey} ${comment}`; }));
+  const site = validSite(
+    editedSite("home", (s) => {
+      s.host.hostKey = `${s.host.hostKey} ${comment}`;
+    }),
+  );
 
   test("the comment is accepted (documented behaviour)", () => {
     assert.ok(site.host.hostKey?.endsWith(comment));
@@ -147,20 +265,57 @@ describe("the host key's comment: accepted with metacharacters, but it never rea
 
   test("line breaks and NUL are still refused in the comment", () => {
     for (const bad of ["\nreboot", "\rreboot", "\0", "ü", "\t"]) {
-      assert.equal(refusedAt("host.hostKey", editedSite("home", (s) => { s.host.hostKey = `${s.host.hostKey} root${bad}`; })), undefined, JSON.stringify(bad));
+      assert.equal(
+        refusedAt(
+          "host.hostKey",
+          editedSite("home", (s) => {
+            s.host.hostKey = `${s.host.hostKey} root${bad}`;
+          }),
+        ),
+        undefined,
+        JSON.stringify(bad),
+      );
     }
   });
 });
 
 describe("sh(): the quoting every script uses", () => {
   test("validated values come out unchanged", () => {
-    for (const v of ["eth0", "eth1.100", "br-lan", "wan_2=x+y", "192.168.1.0/24", "/proc/sys/net/ipv4/conf/eth1/rp_filter", "net.ipv4.conf.eth1/7.rp_filter", 77]) {
+    for (const v of [
+      "eth0",
+      "eth1.100",
+      "br-lan",
+      "wan_2=x+y",
+      "192.168.1.0/24",
+      "/proc/sys/net/ipv4/conf/eth1/rp_filter",
+      "net.ipv4.conf.eth1/7.rp_filter",
+      77,
+    ]) {
       assert.equal(sh(v), String(v));
     }
   });
 
   test("anything else is single-quoted, and sh reads back exactly the value", () => {
-    const nasty = ["a b", "$(reboot)", "`reboot`", "; rm -rf /", "it's", "'", "''", '"', "a\nb", "\\", "*", "~", "ü", "", "-n", "$HOME", "!x", "a'b'c"];
+    const nasty = [
+      "a b",
+      "$(reboot)",
+      "`reboot`",
+      "; rm -rf /",
+      "it's",
+      "'",
+      "''",
+      '"',
+      "a\nb",
+      "\\",
+      "*",
+      "~",
+      "ü",
+      "",
+      "-n",
+      "$HOME",
+      "!x",
+      "a'b'c",
+    ];
     for (const v of nasty) {
       const quoted = sh(v);
       assert.ok(v === "-n" || quoted.startsWith("'"), `${JSON.stringify(v)} -> ${quoted}`);

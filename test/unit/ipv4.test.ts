@@ -3,8 +3,16 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  contains, formatIPv4, hasNetworkAndBroadcast, ipRouteDestination, isNetworkPrefix, networkOf, overlaps,
-  parseIPv4, parsePrefix, type Prefix,
+  contains,
+  formatIPv4,
+  hasNetworkAndBroadcast,
+  ipRouteDestination,
+  isNetworkPrefix,
+  networkOf,
+  overlaps,
+  parseIPv4,
+  parsePrefix,
+  type Prefix,
 } from "../../lib/ipv4";
 
 const p = (text: string): Prefix => {

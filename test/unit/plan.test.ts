@@ -13,7 +13,12 @@ describe("home: the seed post's site, corrected", () => {
 
   test("table 101 (isp1) holds the five LARTC routes", () => {
     assert.deepEqual(plan.tables[0], {
-      uplink: "isp1", table: 101, interface: "eth1", address: "192.168.1.1/24", gateway: "192.168.1.254", protocol: 77,
+      uplink: "isp1",
+      table: 101,
+      interface: "eth1",
+      address: "192.168.1.1/24",
+      gateway: "192.168.1.254",
+      protocol: 77,
       routes: [
         { destination: "192.168.1.0/24", dev: "eth1", src: "192.168.1.1" },
         { destination: "default", via: "192.168.1.254", dev: "eth1" },
@@ -26,7 +31,12 @@ describe("home: the seed post's site, corrected", () => {
 
   test("table 102 (isp2) holds the same shape for isp2", () => {
     assert.deepEqual(plan.tables[1], {
-      uplink: "isp2", table: 102, interface: "eth2", address: "192.168.2.1/24", gateway: "192.168.2.254", protocol: 77,
+      uplink: "isp2",
+      table: 102,
+      interface: "eth2",
+      address: "192.168.2.1/24",
+      gateway: "192.168.2.254",
+      protocol: 77,
       routes: [
         { destination: "192.168.2.0/24", dev: "eth2", src: "192.168.2.1" },
         { destination: "default", via: "192.168.2.254", dev: "eth2" },
@@ -46,7 +56,8 @@ describe("home: the seed post's site, corrected", () => {
       "route replace 192.168.3.0/24 dev eth0 table 101 proto 77",
       "route replace 192.168.2.0/24 dev eth2 table 101 proto 77",
       "route replace 127.0.0.0/8 dev lo table 101 proto 77",
-    ]) assert.ok(apply.split("\n").includes(line), line);
+    ])
+      assert.ok(apply.split("\n").includes(line), line);
   });
 
   test("rules 1001 and 1002 from each uplink's own address to its table", () => {
@@ -58,7 +69,10 @@ describe("home: the seed post's site, corrected", () => {
 
   test("the multipath default: table 200 after main, nexthops weighted 2 and 1", () => {
     assert.deepEqual(plan.multipath, {
-      table: 200, protocol: 77, mainPriority: 30000, multipathPriority: 30001,
+      table: 200,
+      protocol: 77,
+      mainPriority: 30000,
+      multipathPriority: 30001,
       nexthops: [
         { uplink: "isp1", via: "192.168.1.254", dev: "eth1", weight: 2 },
         { uplink: "isp2", via: "192.168.2.254", dev: "eth2", weight: 1 },
@@ -67,14 +81,22 @@ describe("home: the seed post's site, corrected", () => {
     const shares = trafficShares(plan.multipath);
     assert.ok(Math.abs(shares.isp1 - 2 / 3) < 1e-12 && Math.abs(shares.isp2 - 1 / 3) < 1e-12);
     const apply = renderScripts("MultipathDefaultRoute", plan.multipath).apply;
-    assert.ok(apply.includes("run ip route replace default table 200 proto 77 nexthop via 192.168.1.254 dev eth1 weight 2 nexthop via 192.168.2.254 dev eth2 weight 1"));
+    assert.ok(
+      apply.includes(
+        "run ip route replace default table 200 proto 77 nexthop via 192.168.1.254 dev eth1 weight 2 nexthop via 192.168.2.254 dev eth2 weight 1",
+      ),
+    );
   });
 
   test("174.143.119.91 pinned via isp2, in ip route's spelling (no /32), in the multipath table", () => {
     assert.deepEqual(plan.pinned, [
       { uplink: "isp2", table: 200, protocol: 77, via: "192.168.2.254", dev: "eth2", destinations: ["174.143.119.91"] },
     ]);
-    assert.ok(renderScripts("PinnedRoutes", plan.pinned[0]).apply.includes("route replace 174.143.119.91 via 192.168.2.254 dev eth2 table 200 proto 77"));
+    assert.ok(
+      renderScripts("PinnedRoutes", plan.pinned[0]).apply.includes(
+        "route replace 174.143.119.91 via 192.168.2.254 dev eth2 table 200 proto 77",
+      ),
+    );
   });
 
   test("masquerade on each uplink, forwarding from the LAN to the uplinks", () => {
@@ -86,16 +108,23 @@ describe("home: the seed post's site, corrected", () => {
   });
 
   test("host-wide: table names and sysctls (forwarding, 5-tuple hash, loose rp_filter on uplinks only)", () => {
-    assert.deepEqual(plan.host.tableNames, [{ id: 101, name: "isp1" }, { id: 102, name: "isp2" }, { id: 200, name: "multiwan" }]);
-    assert.deepEqual(plan.host.sysctls.map((s) => `${s.name}=${s.value}`), [
-      "net.ipv4.ip_forward=1",
-      "net.ipv4.fib_multipath_hash_policy=1",
-      "net.ipv4.fib_multipath_use_neigh=1",
-      "net.ipv4.conf.eth1.rp_filter=2",
-      "net.ipv4.conf.eth1.ignore_routes_with_linkdown=1",
-      "net.ipv4.conf.eth2.rp_filter=2",
-      "net.ipv4.conf.eth2.ignore_routes_with_linkdown=1",
+    assert.deepEqual(plan.host.tableNames, [
+      { id: 101, name: "isp1" },
+      { id: 102, name: "isp2" },
+      { id: 200, name: "multiwan" },
     ]);
+    assert.deepEqual(
+      plan.host.sysctls.map((s) => `${s.name}=${s.value}`),
+      [
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.fib_multipath_hash_policy=1",
+        "net.ipv4.fib_multipath_use_neigh=1",
+        "net.ipv4.conf.eth1.rp_filter=2",
+        "net.ipv4.conf.eth1.ignore_routes_with_linkdown=1",
+        "net.ipv4.conf.eth2.rp_filter=2",
+        "net.ipv4.conf.eth2.ignore_routes_with_linkdown=1",
+      ],
+    );
     for (const s of plan.host.sysctls) assert.equal(s.path, `/proc/sys/${s.name.replace(/\./g, "/")}`);
     assert.deepEqual(plan.preflight, {
       interfaces: [
@@ -109,9 +138,15 @@ describe("home: the seed post's site, corrected", () => {
 
   test("the iptables backend changes only the NAT entries", () => {
     const ipt = stackPlan("home", "iptables");
-    assert.deepEqual(ipt.masquerade.map((m) => m.backend), ["iptables", "iptables"]);
+    assert.deepEqual(
+      ipt.masquerade.map((m) => m.backend),
+      ["iptables", "iptables"],
+    );
     assert.equal(ipt.forward.backend, "iptables");
-    assert.deepEqual({ ...ipt, masquerade: [], forward: null, preflight: null }, { ...plan, masquerade: [], forward: null, preflight: null });
+    assert.deepEqual(
+      { ...ipt, masquerade: [], forward: null, preflight: null },
+      { ...plan, masquerade: [], forward: null, preflight: null },
+    );
   });
 });
 
@@ -119,19 +154,33 @@ describe("office: three uplinks of different sizes, 3:2:1", () => {
   const plan = stackPlan("office");
 
   test("uplinks /29, /24 and /28 with their subnets in every table", () => {
-    assert.deepEqual(plan.tables.map((t) => [t.uplink, t.table, t.routes[0]]), [
-      ["fibre", 101, { destination: "203.0.113.40/29", dev: "wan0", src: "203.0.113.42" }],
-      ["cable", 102, { destination: "198.51.100.0/24", dev: "wan1", src: "198.51.100.17" }],
-      ["lte", 103, { destination: "100.64.7.0/28", dev: "wwan0", src: "100.64.7.2" }],
-    ]);
+    assert.deepEqual(
+      plan.tables.map((t) => [t.uplink, t.table, t.routes[0]]),
+      [
+        ["fibre", 101, { destination: "203.0.113.40/29", dev: "wan0", src: "203.0.113.42" }],
+        ["cable", 102, { destination: "198.51.100.0/24", dev: "wan1", src: "198.51.100.17" }],
+        ["lte", 103, { destination: "100.64.7.0/28", dev: "wwan0", src: "100.64.7.2" }],
+      ],
+    );
     for (const t of plan.tables) {
       assert.equal(t.routes.length, 6, "own subnet, default, LAN, two other uplinks, loopback");
-      assert.deepEqual(t.routes.map((r) => r.destination).slice(1).sort(), ["100.64.7.0/28", "10.20.0.0/22", "127.0.0.0/8", "198.51.100.0/24", "203.0.113.40/29", "default"].filter((d) => d !== t.routes[0].destination).sort());
+      assert.deepEqual(
+        t.routes
+          .map((r) => r.destination)
+          .slice(1)
+          .sort(),
+        ["100.64.7.0/28", "10.20.0.0/22", "127.0.0.0/8", "198.51.100.0/24", "203.0.113.40/29", "default"]
+          .filter((d) => d !== t.routes[0].destination)
+          .sort(),
+      );
     }
   });
 
   test("weights 3:2:1 are traffic shares 1/2, 1/3, 1/6", () => {
-    assert.deepEqual(plan.multipath.nexthops.map((n) => n.weight), [3, 2, 1]);
+    assert.deepEqual(
+      plan.multipath.nexthops.map((n) => n.weight),
+      [3, 2, 1],
+    );
     const shares = trafficShares(plan.multipath);
     const want = { fibre: 1 / 2, cable: 1 / 3, lte: 1 / 6 };
     for (const [name, share] of Object.entries(want)) assert.ok(Math.abs(shares[name] - share) < 1e-12, `${name}: ${shares[name]}`);
@@ -139,38 +188,92 @@ describe("office: three uplinks of different sizes, 3:2:1", () => {
   });
 
   test("rules 1001..1003, pinned routes per uplink (none for lte)", () => {
-    assert.deepEqual(plan.rules.map((r) => [r.priority, r.from, r.table]), [[1001, "203.0.113.42", 101], [1002, "198.51.100.17", 102], [1003, "100.64.7.2", 103]]);
-    assert.deepEqual(plan.pinned.map((p) => [p.uplink, p.via, p.dev, p.destinations]), [
-      ["fibre", "203.0.113.41", "wan0", ["203.0.113.128/28"]],
-      ["cable", "198.51.100.1", "wan1", ["198.18.40.0/22"]],
-    ]);
+    assert.deepEqual(
+      plan.rules.map((r) => [r.priority, r.from, r.table]),
+      [
+        [1001, "203.0.113.42", 101],
+        [1002, "198.51.100.17", 102],
+        [1003, "100.64.7.2", 103],
+      ],
+    );
+    assert.deepEqual(
+      plan.pinned.map((p) => [p.uplink, p.via, p.dev, p.destinations]),
+      [
+        ["fibre", "203.0.113.41", "wan0", ["203.0.113.128/28"]],
+        ["cable", "198.51.100.1", "wan1", ["198.18.40.0/22"]],
+      ],
+    );
     assert.deepEqual(plan.forward.uplinkInterfaces, ["wan0", "wan1", "wwan0"]);
   });
 });
 
 describe("planner details", () => {
   test("several pins to one uplink become one entry, in the order written", () => {
-    const plan = planSite(validSite(editedSite("home", (s) => {
-      s.pinnedRoutes = [
-        { destination: "8.8.8.8/32", uplink: "isp1" },
-        { destination: "1.1.1.0/24", uplink: "isp2" },
-        { destination: "9.9.9.9/32", uplink: "isp1" },
-      ];
-    })));
-    assert.deepEqual(plan.pinned.map((p) => [p.uplink, p.destinations]), [["isp1", ["8.8.8.8", "9.9.9.9"]], ["isp2", ["1.1.1.0/24"]]]);
+    const plan = planSite(
+      validSite(
+        editedSite("home", (s) => {
+          s.pinnedRoutes = [
+            { destination: "8.8.8.8/32", uplink: "isp1" },
+            { destination: "1.1.1.0/24", uplink: "isp2" },
+            { destination: "9.9.9.9/32", uplink: "isp1" },
+          ];
+        }),
+      ),
+    );
+    assert.deepEqual(
+      plan.pinned.map((p) => [p.uplink, p.destinations]),
+      [
+        ["isp1", ["8.8.8.8", "9.9.9.9"]],
+        ["isp2", ["1.1.1.0/24"]],
+      ],
+    );
   });
 
   test("a dotted interface name: sysctl name with /, /proc path with .", () => {
-    const plan = planSite(validSite(editedSite("home", (s) => { s.uplinks[0].interface = "eth1.100"; })));
-    assert.ok(plan.host.sysctls.some((s) => s.name === "net.ipv4.conf.eth1/100.rp_filter" && s.path === "/proc/sys/net/ipv4/conf/eth1.100/rp_filter"));
+    const plan = planSite(
+      validSite(
+        editedSite("home", (s) => {
+          s.uplinks[0].interface = "eth1.100";
+        }),
+      ),
+    );
+    assert.ok(
+      plan.host.sysctls.some(
+        (s) => s.name === "net.ipv4.conf.eth1/100.rp_filter" && s.path === "/proc/sys/net/ipv4/conf/eth1.100/rp_filter",
+      ),
+    );
   });
 
   test("routing numbers flow into every entry", () => {
-    const plan = planSite(validSite(editedSite("home", (s) => {
-      s.routing = { protocol: 99, table: 250, tableBase: 300, priorityBase: 2000, mainPriority: 31000, multipathPriority: 31001, hashPolicy: 0 };
-    })));
-    assert.deepEqual(plan.tables.map((t) => [t.table, t.protocol]), [[301, 99], [302, 99]]);
-    assert.deepEqual(plan.rules.map((r) => [r.priority, r.table, r.protocol]), [[2001, 301, 99], [2002, 302, 99]]);
+    const plan = planSite(
+      validSite(
+        editedSite("home", (s) => {
+          s.routing = {
+            protocol: 99,
+            table: 250,
+            tableBase: 300,
+            priorityBase: 2000,
+            mainPriority: 31000,
+            multipathPriority: 31001,
+            hashPolicy: 0,
+          };
+        }),
+      ),
+    );
+    assert.deepEqual(
+      plan.tables.map((t) => [t.table, t.protocol]),
+      [
+        [301, 99],
+        [302, 99],
+      ],
+    );
+    assert.deepEqual(
+      plan.rules.map((r) => [r.priority, r.table, r.protocol]),
+      [
+        [2001, 301, 99],
+        [2002, 302, 99],
+      ],
+    );
     assert.deepEqual([plan.multipath.table, plan.multipath.mainPriority, plan.multipath.multipathPriority], [250, 31000, 31001]);
     assert.equal(plan.pinned[0].table, 250);
     assert.equal(plan.host.sysctls.find((s) => s.name === "net.ipv4.fib_multipath_hash_policy")?.value, "0");
@@ -181,18 +284,21 @@ describe("planner details", () => {
 describe("planResources: order and dependencies", () => {
   test("home: host, tables, rules, multipath, pinned, masquerade, forward", () => {
     const resources = planResources(stackPlan("home"));
-    assert.deepEqual(resources.map((r) => [r.kind, r.key, r.dependsOn]), [
-      ["GatewayHost", "host", []],
-      ["RoutingTable", "table-isp1", ["host"]],
-      ["RoutingTable", "table-isp2", ["host"]],
-      ["PolicyRule", "rule-isp1", ["table-isp1"]],
-      ["PolicyRule", "rule-isp2", ["table-isp2"]],
-      ["MultipathDefaultRoute", "multipath", ["host", "table-isp1", "table-isp2"]],
-      ["PinnedRoutes", "pinned-isp2", ["host"]],
-      ["Masquerade", "masquerade-isp1", ["host"]],
-      ["Masquerade", "masquerade-isp2", ["host"]],
-      ["Forward", "forward", ["host"]],
-    ]);
+    assert.deepEqual(
+      resources.map((r) => [r.kind, r.key, r.dependsOn]),
+      [
+        ["GatewayHost", "host", []],
+        ["RoutingTable", "table-isp1", ["host"]],
+        ["RoutingTable", "table-isp2", ["host"]],
+        ["PolicyRule", "rule-isp1", ["table-isp1"]],
+        ["PolicyRule", "rule-isp2", ["table-isp2"]],
+        ["MultipathDefaultRoute", "multipath", ["host", "table-isp1", "table-isp2"]],
+        ["PinnedRoutes", "pinned-isp2", ["host"]],
+        ["Masquerade", "masquerade-isp1", ["host"]],
+        ["Masquerade", "masquerade-isp2", ["host"]],
+        ["Forward", "forward", ["host"]],
+      ],
+    );
   });
 
   for (const name of ["home", "office"] as const) {
@@ -213,9 +319,18 @@ describe("planResources: order and dependencies", () => {
     const plan = stackPlan("office");
     const resources = planResources(plan);
     assert.equal(resources[0].entry, plan.host);
-    assert.deepEqual(resources.filter((r) => r.kind === "RoutingTable").map((r) => r.entry), plan.tables);
-    assert.deepEqual(resources.filter((r) => r.kind === "PolicyRule").map((r) => r.entry), plan.rules);
-    assert.deepEqual(resources.filter((r) => r.kind === "PinnedRoutes").map((r) => r.entry), plan.pinned);
+    assert.deepEqual(
+      resources.filter((r) => r.kind === "RoutingTable").map((r) => r.entry),
+      plan.tables,
+    );
+    assert.deepEqual(
+      resources.filter((r) => r.kind === "PolicyRule").map((r) => r.entry),
+      plan.rules,
+    );
+    assert.deepEqual(
+      resources.filter((r) => r.kind === "PinnedRoutes").map((r) => r.entry),
+      plan.pinned,
+    );
   });
 });
 
@@ -227,7 +342,10 @@ describe("what the scripts never do", () => {
     ["office/iptables", stackPlan("office", "iptables")],
   ];
   const scripts = plans.flatMap(([name, plan]) =>
-    renderAll(plan).flatMap((r) => (["apply", "remove", "read"] as const).map((part) => ({ name: `${name} ${r.resource.key} ${part}`, text: r[part], plan }))));
+    renderAll(plan).flatMap((r) =>
+      (["apply", "remove", "read"] as const).map((part) => ({ name: `${name} ${r.resource.key} ${part}`, text: r[part], plan })),
+    ),
+  );
 
   test("no seed-post typos in home's scripts: no network address without its length, no doubled `via`", () => {
     for (const s of scripts.filter((x) => x.name.startsWith("home"))) {
@@ -254,7 +372,10 @@ describe("what the scripts never do", () => {
   });
 
   test("main is only ever consulted (lookup 254 suppress_prefixlength 0), never changed", () => {
-    assert.ok(scripts.some((s) => s.text.includes("'from all lookup 254 suppress_prefixlength 0'")), "the main rule is there");
+    assert.ok(
+      scripts.some((s) => s.text.includes("'from all lookup 254 suppress_prefixlength 0'")),
+      "the main rule is there",
+    );
     for (const s of scripts) {
       for (const line of s.text.split("\n").filter((l) => /\b(lookup|table) (254|main)\b/.test(l))) {
         assert.match(line, /^mw_rule \d+ 'from all lookup 254 suppress_prefixlength 0' \d+$/, `${s.name}: ${line}`);

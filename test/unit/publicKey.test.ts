@@ -44,7 +44,11 @@ describe("parsePublicKeyLine", () => {
 
   test("garbage is refused with the expected shape", () => {
     for (const text of ["garbage", "", "192.168.3.100", "192.168.3.100 ssh-ed25519", `${line}\n${line}`, `  ${line}`, `${line}\tcomment`]) {
-      assert.equal(parsePublicKeyLine(text), 'must be one line "<type> <base64 key> [comment]", e.g. "ssh-ed25519 AAAAC3Nza..." as in known_hosts', JSON.stringify(text));
+      assert.equal(
+        parsePublicKeyLine(text),
+        'must be one line "<type> <base64 key> [comment]", e.g. "ssh-ed25519 AAAAC3Nza..." as in known_hosts',
+        JSON.stringify(text),
+      );
     }
     assert.equal(parsePublicKeyLine(line.slice(0, -1)), "the key's base64 text is damaged");
   });

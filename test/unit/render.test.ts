@@ -14,7 +14,15 @@ import { inlinePrelude } from "../../lib/render/shell";
 import { validateSite } from "../../lib/validate";
 import { KINDS, customSite, invalidFixtures, renderFixtures } from "../fixtures/render/regenerate";
 import {
-  RENDER_FIXTURES, caseDirs, jsonFiles, readJson, readRenderFixture, renderAll, stackPlan, validSite, type InvalidFixture,
+  RENDER_FIXTURES,
+  caseDirs,
+  jsonFiles,
+  readJson,
+  readRenderFixture,
+  renderAll,
+  stackPlan,
+  validSite,
+  type InvalidFixture,
 } from "../support/fixtures";
 import { planSite } from "../../lib/plan";
 import { planResources } from "../../lib/resources";
@@ -32,7 +40,9 @@ function body(script: string): string {
   assert.ok(at >= 0, "every script carries the shared prelude");
   const copy = script.indexOf('\nstep "keep this script for boot as ');
   // GatewayHost installs the prelude as lib.sh: that copy is the prelude, tested on its own.
-  return script.slice(at + PRELUDE.length, copy < 0 ? undefined : copy).replace(/<<'MULTIWAN_LIB'\n[\s\S]*?\nMULTIWAN_LIB\n/, "<<'MULTIWAN_LIB'\n");
+  return script
+    .slice(at + PRELUDE.length, copy < 0 ? undefined : copy)
+    .replace(/<<'MULTIWAN_LIB'\n[\s\S]*?\nMULTIWAN_LIB\n/, "<<'MULTIWAN_LIB'\n");
 }
 const lines = (text: string) => text.split("\n");
 
@@ -56,9 +66,17 @@ describe("render fixtures: renderSourced(kind, entry) is exactly the fixture", (
         const fixture = readRenderFixture(dir);
         const scripts = renderSourced(kind, fixture.entry as never);
         for (const part of ["apply", "remove", "read"] as const) {
-          assert.equal(scripts[part], fixture[part], `${part} script differs from ${path.relative(process.cwd(), dir)}/${part}.sh; if intended: ${REGENERATE}`);
+          assert.equal(
+            scripts[part],
+            fixture[part],
+            `${part} script differs from ${path.relative(process.cwd(), dir)}/${part}.sh; if intended: ${REGENERATE}`,
+          );
         }
-        assert.deepEqual(expectedState(kind, fixture.entry as never), fixture.expected, `expected state differs; if intended: ${REGENERATE}`);
+        assert.deepEqual(
+          expectedState(kind, fixture.entry as never),
+          fixture.expected,
+          `expected state differs; if intended: ${REGENERATE}`,
+        );
       });
     }
   }
@@ -66,8 +84,14 @@ describe("render fixtures: renderSourced(kind, entry) is exactly the fixture", (
   test("Masquerade and Forward have fixtures for both NAT backends", () => {
     for (const kind of ["Masquerade", "Forward"]) {
       const names = caseDirs(path.join(RENDER_FIXTURES, kind)).map((f) => path.basename(f));
-      assert.ok(names.some((n) => n.endsWith("-nftables")), `${kind}: nftables`);
-      assert.ok(names.some((n) => n.endsWith("-iptables")), `${kind}: iptables`);
+      assert.ok(
+        names.some((n) => n.endsWith("-nftables")),
+        `${kind}: nftables`,
+      );
+      assert.ok(
+        names.some((n) => n.endsWith("-iptables")),
+        `${kind}: iptables`,
+      );
     }
   });
 
@@ -76,7 +100,11 @@ describe("render fixtures: renderSourced(kind, entry) is exactly the fixture", (
     const onDisk = KINDS.flatMap((kind) => caseDirs(path.join(RENDER_FIXTURES, kind)).map((d) => path.join(kind, path.basename(d))));
     assert.deepEqual(onDisk.sort(), [...fresh.keys()].sort(), `fixture folders are stale; ${REGENERATE}`);
     for (const [dir, fixture] of fresh) {
-      assert.deepEqual(readRenderFixture(path.join(RENDER_FIXTURES, dir)).entry, fixture.entry, `${dir}: the planner now makes another entry; ${REGENERATE}`);
+      assert.deepEqual(
+        readRenderFixture(path.join(RENDER_FIXTURES, dir)).entry,
+        fixture.entry,
+        `${dir}: the planner now makes another entry; ${REGENERATE}`,
+      );
     }
   });
 
@@ -105,12 +133,12 @@ describe("invalid input -> the error (test/fixtures/render/invalid)", () => {
   test("the invalid fixtures' sites are the regenerate script's cases", () => {
     const fresh = invalidFixtures();
     assert.deepEqual(files.map((f) => path.join("invalid", path.basename(f))).sort(), [...fresh.keys()].sort());
-    for (const [file, fixture] of fresh) assert.deepEqual(readJson<InvalidFixture>(path.join(RENDER_FIXTURES, file)).site, fixture.site, file);
+    for (const [file, fixture] of fresh)
+      assert.deepEqual(readJson<InvalidFixture>(path.join(RENDER_FIXTURES, file)).site, fixture.site, file);
   });
 });
 
 // ---- apply converges: it compares before it changes ---------------------
-
 
 describe("the prelude's helpers compare before they change", () => {
   test("mw_rule returns at once when the rule at that priority is already the wanted one", () => {
@@ -140,7 +168,12 @@ describe("apply: already present -> no change (structurally)", () => {
         assert.doesNotMatch(line, /\bip route (add|append|prepend)\b|^route (add|append)\b/, `${r.name}: ${line}`);
         assert.doesNotMatch(line, /\bip rule add\b/, `${r.name}: ${line}`);
         assert.doesNotMatch(line, /\bnft (add|insert|create)\b/, `${r.name}: ${line}`);
-        if (/\biptables -t \S+ -[AI] /.test(line)) assert.match(line, /^iptables -t (\S+) -C (\S+) -j (\S+) 2>\/dev\/null \|\| run iptables -t \1 -A \2 -j \3$/, `${r.name}: ${line}`);
+        if (/\biptables -t \S+ -[AI] /.test(line))
+          assert.match(
+            line,
+            /^iptables -t (\S+) -C (\S+) -j (\S+) 2>\/dev\/null \|\| run iptables -t \1 -A \2 -j \3$/,
+            `${r.name}: ${line}`,
+          );
       }
     }
   });
@@ -151,10 +184,15 @@ describe("apply: already present -> no change (structurally)", () => {
       const b = body(r.apply);
       assert.match(b, /\[ "\$\(cat "\$2"\)" = "\$3" \] \|\| \{ printf '\+ sysctl -w %s=%s\\n' "\$1" "\$3" >&2; echo "\$3" >"\$2"; \}/);
       assert.match(b, /\[ -e "\$mw_saved" \] \|\| cat "\$2" >"\$mw_saved"/, "the original is saved once, never overwritten");
-      for (const s of entry.sysctls) assert.ok(lines(b).includes(`mw_sysctl ${sh(s.name)} ${sh(s.path)} ${sh(s.value)}`), `${r.name}: ${s.name}`);
+      for (const s of entry.sysctls)
+        assert.ok(lines(b).includes(`mw_sysctl ${sh(s.name)} ${sh(s.path)} ${sh(s.value)}`), `${r.name}: ${s.name}`);
       const writesToProc = lines(b).filter((l) => /\/proc\//.test(l) && />/.test(l));
       assert.deepEqual(writesToProc, [], "no direct writes to /proc outside mw_sysctl");
-      assert.ok(b.includes(`write_file /etc/iproute2/rt_tables.d/multiwan.conf <<'EOF'\n# managed by multiwan; removed by pulumi destroy\n${entry.tableNames.map((t) => `${t.id} ${t.name}`).join("\n")}\nEOF`));
+      assert.ok(
+        b.includes(
+          `write_file /etc/iproute2/rt_tables.d/multiwan.conf <<'EOF'\n# managed by multiwan; removed by pulumi destroy\n${entry.tableNames.map((t) => `${t.id} ${t.name}`).join("\n")}\nEOF`,
+        ),
+      );
     }
   });
 
@@ -167,10 +205,22 @@ describe("apply: already present -> no change (structurally)", () => {
       const commands = lines(batch[1]);
       assert.equal(commands.length, e.routes.length);
       for (const c of commands) assert.match(c, new RegExp(`^route replace \\S+ .* table ${e.table} proto ${e.protocol}$`), r.name);
-      const prune = /mw_routes (\d+) (\d+) \| while read -r dst _; do\n {2}case "\$dst" in ([^)]*)\) ;; \*\) run ip route del "\$dst" table (\d+) proto (\d+) ;; esac\ndone/.exec(b);
+      const prune =
+        /mw_routes (\d+) (\d+) \| while read -r dst _; do\n {2}case "\$dst" in ([^)]*)\) ;; \*\) run ip route del "\$dst" table (\d+) proto (\d+) ;; esac\ndone/.exec(
+          b,
+        );
       assert.ok(prune, `${r.name}: the prune loop keeps planned destinations`);
-      assert.deepEqual(prune.slice(1, 3).concat(prune.slice(4, 6)), [String(e.table), String(e.protocol), String(e.table), String(e.protocol)]);
-      assert.deepEqual(prune[3].split("|"), e.routes.map((x) => x.destination), "every planned destination is spared");
+      assert.deepEqual(prune.slice(1, 3).concat(prune.slice(4, 6)), [
+        String(e.table),
+        String(e.protocol),
+        String(e.table),
+        String(e.protocol),
+      ]);
+      assert.deepEqual(
+        prune[3].split("|"),
+        e.routes.map((x) => x.destination),
+        "every planned destination is spared",
+      );
     }
   });
 
@@ -187,7 +237,12 @@ describe("apply: already present -> no change (structurally)", () => {
       const e = r.resource.entry as Plan["multipath"];
       const b = body(r.apply);
       const want = `default ${e.nexthops.map((n) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`).join(" ")}`;
-      assert.ok(b.includes(`[ "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" = ${sh(want)} ] ||\n  run ip route replace default table ${e.table} proto ${e.protocol} `), r.name);
+      assert.ok(
+        b.includes(
+          `[ "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" = ${sh(want)} ] ||\n  run ip route replace default table ${e.table} proto ${e.protocol} `,
+        ),
+        r.name,
+      );
       assert.ok(expectedState("MultipathDefaultRoute", e).includes(`route ${want}`), "the guard compares with the expected state");
       assert.ok(lines(b).includes(`mw_rule ${e.mainPriority} 'from all lookup 254 suppress_prefixlength 0' ${e.protocol}`));
       assert.ok(lines(b).includes(`mw_rule ${e.multipathPriority} 'from all lookup ${e.table}' ${e.protocol}`));
@@ -198,32 +253,54 @@ describe("apply: already present -> no change (structurally)", () => {
     for (const r of ofKind("PinnedRoutes")) {
       const e = r.resource.entry as Plan["pinned"][number];
       const b = body(r.apply);
-      for (const d of e.destinations) assert.ok(lines(b).includes(`route replace ${d} via ${e.via} dev ${e.dev} table ${e.table} proto ${e.protocol}`), `${r.name}: ${d}`);
+      for (const d of e.destinations)
+        assert.ok(
+          lines(b).includes(`route replace ${d} via ${e.via} dev ${e.dev} table ${e.table} proto ${e.protocol}`),
+          `${r.name}: ${d}`,
+        );
       assert.ok(b.includes(`grep -vxF '${e.destinations.join("\n")}' |`), r.name);
     }
   });
 
   test("nftables: `nft list table` is compared with the wanted table before `nft -f` replaces it", () => {
-    const nft = ALL.filter((r) => (r.resource.kind === "Masquerade" || r.resource.kind === "Forward") && (r.resource.entry as { backend: string }).backend === "nftables");
+    const nft = ALL.filter(
+      (r) =>
+        (r.resource.kind === "Masquerade" || r.resource.kind === "Forward") &&
+        (r.resource.entry as { backend: string }).backend === "nftables",
+    );
     assert.ok(nft.length >= 2);
     for (const r of nft) {
       const b = body(r.apply);
-      const m = /\[ "\$\(nft list table ip (\S+) 2>\/dev\/null\)" = "\$\(cat <<'EOF'\n([\s\S]*?)\nEOF\n\)" \] \|\| \{\n[\s\S]*?nft -f - <<'EOF' \|\| die "nft rejected table \1"\ntable ip \1\ndelete table ip \1\n([\s\S]*?)\nEOF\n\}/.exec(b);
+      const m =
+        /\[ "\$\(nft list table ip (\S+) 2>\/dev\/null\)" = "\$\(cat <<'EOF'\n([\s\S]*?)\nEOF\n\)" \] \|\| \{\n[\s\S]*?nft -f - <<'EOF' \|\| die "nft rejected table \1"\ntable ip \1\ndelete table ip \1\n([\s\S]*?)\nEOF\n\}/.exec(
+          b,
+        );
       assert.ok(m, `${r.name}: compare-then-replace shape`);
       assert.equal(m[3], m[2], "the table loaded is the table compared");
       const expected = expectedState(r.resource.kind, r.resource.entry as never);
       const rules = lines(m[2]).filter((l) => l.startsWith("\t\t") && !l.includes(" hook "));
       assert.ok(rules.length > 0, r.name);
-      for (const rule of rules) assert.ok(expected.some((l) => l.startsWith("nft rule ") && l.endsWith(`: ${rule.trim()}`)), `${r.name}: read's expected state has ${rule.trim()}`);
+      for (const rule of rules)
+        assert.ok(
+          expected.some((l) => l.startsWith("nft rule ") && l.endsWith(`: ${rule.trim()}`)),
+          `${r.name}: read's expected state has ${rule.trim()}`,
+        );
     }
   });
 
   test("iptables: `iptables -S` is compared with the wanted chain before iptables-restore; the jump is added only if missing", () => {
-    const ipt = ALL.filter((r) => (r.resource.kind === "Masquerade" || r.resource.kind === "Forward") && (r.resource.entry as { backend: string }).backend === "iptables");
+    const ipt = ALL.filter(
+      (r) =>
+        (r.resource.kind === "Masquerade" || r.resource.kind === "Forward") &&
+        (r.resource.entry as { backend: string }).backend === "iptables",
+    );
     assert.ok(ipt.length >= 2);
     for (const r of ipt) {
       const b = body(r.apply);
-      const m = /\[ "\$\(iptables -t (nat|filter) -S (MW-\S+) 2>\/dev\/null\)" = '([^']*)' \] \|\| \{\n[^\n]*\n {2}iptables-restore --noflush <<'EOF' \|\| die[^\n]*\n\*\1\n:\2 - \[0:0\]\n([\s\S]*?)\nCOMMIT\nEOF\n\}\niptables -t \1 -C (POSTROUTING|FORWARD) -j \2 2>\/dev\/null \|\| run iptables -t \1 -A \5 -j \2/.exec(b);
+      const m =
+        /\[ "\$\(iptables -t (nat|filter) -S (MW-\S+) 2>\/dev\/null\)" = '([^']*)' \] \|\| \{\n[^\n]*\n {2}iptables-restore --noflush <<'EOF' \|\| die[^\n]*\n\*\1\n:\2 - \[0:0\]\n([\s\S]*?)\nCOMMIT\nEOF\n\}\niptables -t \1 -C (POSTROUTING|FORWARD) -j \2 2>\/dev\/null \|\| run iptables -t \1 -A \5 -j \2/.exec(
+          b,
+        );
       assert.ok(m, `${r.name}: compare-then-restore shape`);
       assert.equal(m[3], `-N ${m[2]}\n${m[4]}`, "the chain compared is the chain restored");
     }
@@ -234,8 +311,14 @@ describe("remove: idempotent, and only what carries our mark", () => {
   test("ip deletions name our protocol; nft/iptables deletions name our own table or chain; all are guarded", () => {
     for (const r of ALL) {
       for (const line of lines(body(r.remove))) {
-        if (/\bip (route|rule) (del|flush)\b|^ {2}sed 's\/\^\/route del/.test(line)) assert.match(line, /\bproto(col)? \d+\b|proto "\$\d"|protocol "\$\d"/, `${r.name}: ${line}`);
-        if (/\bnft delete table ip multiwan-/.test(line)) assert.match(line, /^! nft list table ip (multiwan-\S+) >\/dev\/null 2>&1 \|\| run nft delete table ip \1$/, `${r.name}: ${line}`);
+        if (/\bip (route|rule) (del|flush)\b|^ {2}sed 's\/\^\/route del/.test(line))
+          assert.match(line, /\bproto(col)? \d+\b|proto "\$\d"|protocol "\$\d"/, `${r.name}: ${line}`);
+        if (/\bnft delete table ip multiwan-/.test(line))
+          assert.match(
+            line,
+            /^! nft list table ip (multiwan-\S+) >\/dev\/null 2>&1 \|\| run nft delete table ip \1$/,
+            `${r.name}: ${line}`,
+          );
         if (/iptables -t \S+ -[DFX] /.test(line)) assert.match(line, /(while|if) iptables -t \S+ -[CS] /, `${r.name}: ${line}`);
         if (/\brun rm\b/.test(line)) assert.match(line, /^\[ ! -[eL] (\S+) \] \|\| run rm -f \1$/, `${r.name}: ${line}`);
       }
@@ -249,7 +332,11 @@ describe("remove: idempotent, and only what carries our mark", () => {
         if (!/\bnft delete table ip (?!multiwan-)/.test(line)) return;
         const context = ls.slice(Math.max(0, i - 3), i + 1).join("\n");
         assert.match(context, /\/etc\/multiwan\/created-iptables-/, `${r.name}: only a table we created: ${line}`);
-        assert.match(context, /\[ -z "\$\(iptables -t \S+ -S \| grep -v '\^-P \[A-Z\]\* ACCEPT\$'\)" \]/, `${r.name}: only when empty: ${line}`);
+        assert.match(
+          context,
+          /\[ -z "\$\(iptables -t \S+ -S \| grep -v '\^-P \[A-Z\]\* ACCEPT\$'\)" \]/,
+          `${r.name}: only when empty: ${line}`,
+        );
       });
     }
   });
@@ -257,13 +344,19 @@ describe("remove: idempotent, and only what carries our mark", () => {
   test("RoutingTable remove flushes only our protocol in that table, and only when something is there", () => {
     for (const r of ofKind("RoutingTable")) {
       const e = r.resource.entry as Plan["tables"][number];
-      assert.ok(lines(body(r.remove)).includes(`[ -z "$(mw_routes ${e.table} ${e.protocol})" ] || run ip route flush table ${e.table} proto ${e.protocol}`), r.name);
+      assert.ok(
+        lines(body(r.remove)).includes(
+          `[ -z "$(mw_routes ${e.table} ${e.protocol})" ] || run ip route flush table ${e.table} proto ${e.protocol}`,
+        ),
+        r.name,
+      );
     }
   });
 
   test("rules are removed with mw_unrule (loops until none of ours is left, fine when none is)", () => {
     assert.match(PRELUDE, /mw_unrule\(\) \{ while ip rule del pref "\$1" protocol "\$2" 2>\/dev\/null; do/);
-    for (const r of [...ofKind("PolicyRule"), ...ofKind("MultipathDefaultRoute")]) assert.match(body(r.remove), /^mw_unrule \d+ \d+$/m, r.name);
+    for (const r of [...ofKind("PolicyRule"), ...ofKind("MultipathDefaultRoute")])
+      assert.match(body(r.remove), /^mw_unrule \d+ \d+$/m, r.name);
   });
 });
 
@@ -271,7 +364,11 @@ describe("read and expected state", () => {
   test("read scripts change nothing", () => {
     for (const r of ALL) {
       for (const line of lines(body(r.read)).map((l) => l.replace(/'[^']*'/g, "''"))) {
-        assert.doesNotMatch(line, /\b(replace|add|del|flush|delete|restore|rm|mv|mkdir|write_file|mw_rule|mw_unrule|mw_sysctl|ip_batch)\b|-[ADIFXN] [A-Z]|(^|[^2&])>[^&]/, `${r.name}: ${line}`);
+        assert.doesNotMatch(
+          line,
+          /\b(replace|add|del|flush|delete|restore|rm|mv|mkdir|write_file|mw_rule|mw_unrule|mw_sysctl|ip_batch)\b|-[ADIFXN] [A-Z]|(^|[^2&])>[^&]/,
+          `${r.name}: ${line}`,
+        );
       }
     }
   });
@@ -338,8 +435,20 @@ describe("boot copies: every apply keeps itself for the boot runner", () => {
       const { kind, entry } = r.resource;
       const kept = renderSourced(kind, entry as never);
       const copy = bootCopyOf(kind, entry as never);
-      assert.equal(r.apply, [inlinePrelude(kept.apply).trimEnd(), "", `step "keep this script for boot as ${copy}"`, `run mkdir -p /etc/multiwan/apply.d`,
-        `write_file ${copy} <<'MULTIWAN_BOOT_COPY'`, kept.apply.trimEnd(), "MULTIWAN_BOOT_COPY", ""].join("\n"), r.name);
+      assert.equal(
+        r.apply,
+        [
+          inlinePrelude(kept.apply).trimEnd(),
+          "",
+          `step "keep this script for boot as ${copy}"`,
+          `run mkdir -p /etc/multiwan/apply.d`,
+          `write_file ${copy} <<'MULTIWAN_BOOT_COPY'`,
+          kept.apply.trimEnd(),
+          "MULTIWAN_BOOT_COPY",
+          "",
+        ].join("\n"),
+        r.name,
+      );
       assert.ok(!kept.apply.includes("\nMULTIWAN_BOOT_COPY\n"), "the copy's delimiter cannot occur inside it");
       const afterPrelude = body(r.remove).split("\n").filter(Boolean);
       assert.deepEqual(afterPrelude.slice(0, 2), [`step "forget the boot copy ${copy}"`, `[ ! -e ${copy} ] || run rm -f ${copy}`], r.name);

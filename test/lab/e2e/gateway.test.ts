@@ -19,13 +19,23 @@ const PINNED_ISP1 = TOPOLOGY.pinned[1];
 /** The host namespace's own state: must not change while the lab works. */
 function hostState(): string {
   const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { encoding: "utf8" }).stdout;
-  return [sh("ip rule"), sh("ip route show table all"), sh("ls -la /etc/iproute2 /etc/iproute2/rt_tables.d"), sh("cat /etc/iproute2/rt_tables"), sh("ls /etc/multiwan 2>&1")].join("\n---\n");
+  return [
+    sh("ip rule"),
+    sh("ip route show table all"),
+    sh("ls -la /etc/iproute2 /etc/iproute2/rt_tables.d"),
+    sh("cat /etc/iproute2/rt_tables"),
+    sh("ls /etc/multiwan 2>&1"),
+  ].join("\n---\n");
 }
 
 const withoutCounters = (text: string) => text.replace(/counter packets \d+ bytes \d+ /g, "");
 
 const ourRoutes = (snap: GatewaySnapshot) =>
-  snap.routes.split("\n").filter((l) => / proto 77 /.test(l) || /^\s+nexthop/.test(l)).map((l) => l.trim()).join("\n");
+  snap.routes
+    .split("\n")
+    .filter((l) => / proto 77 /.test(l) || /^\s+nexthop/.test(l))
+    .map((l) => l.trim())
+    .join("\n");
 
 for (const backend of ["nftables", "iptables"] as const) {
   describe(`gateway in the lab (${backend})`, { concurrency: false }, () => {
@@ -69,36 +79,49 @@ for (const backend of ["nftables", "iptables"] as const) {
       deployed = true;
       assert.match(up.output, /13 created/);
       const snap = await lab.snapshot();
-      assert.equal(snap.rules, [
-        "0:\tfrom all lookup local",
-        "1001:\tfrom 192.168.1.1 lookup isp1 proto 77",
-        "1002:\tfrom 192.168.2.1 lookup isp2 proto 77",
-        "30000:\tfrom all lookup main suppress_prefixlength 0 proto 77",
-        "30001:\tfrom all lookup multiwan proto 77",
-        "32766:\tfrom all lookup main",
-        "32767:\tfrom all lookup default",
-      ].join("\n"));
-      assert.equal(ourRoutes(snap), [
-        "default via 192.168.1.254 dev eth1 table isp1 proto 77",
-        "127.0.0.0/8 dev lo table isp1 proto 77 scope link",
-        "192.168.1.0/24 dev eth1 table isp1 proto 77 scope link src 192.168.1.1",
-        "192.168.2.0/24 dev eth2 table isp1 proto 77 scope link",
-        "192.168.3.0/24 dev eth0 table isp1 proto 77 scope link",
-        "default via 192.168.2.254 dev eth2 table isp2 proto 77",
-        "127.0.0.0/8 dev lo table isp2 proto 77 scope link",
-        "192.168.1.0/24 dev eth1 table isp2 proto 77 scope link",
-        "192.168.2.0/24 dev eth2 table isp2 proto 77 scope link src 192.168.2.1",
-        "192.168.3.0/24 dev eth0 table isp2 proto 77 scope link",
-        "default table multiwan proto 77",
-        "nexthop via 192.168.1.254 dev eth1 weight 2",
-        "nexthop via 192.168.2.254 dev eth2 weight 1",
-        "198.51.100.91 via 192.168.2.254 dev eth2 table multiwan proto 77",
-        "198.51.100.92 via 192.168.1.254 dev eth1 table multiwan proto 77",
-      ].join("\n"));
+      assert.equal(
+        snap.rules,
+        [
+          "0:\tfrom all lookup local",
+          "1001:\tfrom 192.168.1.1 lookup isp1 proto 77",
+          "1002:\tfrom 192.168.2.1 lookup isp2 proto 77",
+          "30000:\tfrom all lookup main suppress_prefixlength 0 proto 77",
+          "30001:\tfrom all lookup multiwan proto 77",
+          "32766:\tfrom all lookup main",
+          "32767:\tfrom all lookup default",
+        ].join("\n"),
+      );
+      assert.equal(
+        ourRoutes(snap),
+        [
+          "default via 192.168.1.254 dev eth1 table isp1 proto 77",
+          "127.0.0.0/8 dev lo table isp1 proto 77 scope link",
+          "192.168.1.0/24 dev eth1 table isp1 proto 77 scope link src 192.168.1.1",
+          "192.168.2.0/24 dev eth2 table isp1 proto 77 scope link",
+          "192.168.3.0/24 dev eth0 table isp1 proto 77 scope link",
+          "default via 192.168.2.254 dev eth2 table isp2 proto 77",
+          "127.0.0.0/8 dev lo table isp2 proto 77 scope link",
+          "192.168.1.0/24 dev eth1 table isp2 proto 77 scope link",
+          "192.168.2.0/24 dev eth2 table isp2 proto 77 scope link src 192.168.2.1",
+          "192.168.3.0/24 dev eth0 table isp2 proto 77 scope link",
+          "default table multiwan proto 77",
+          "nexthop via 192.168.1.254 dev eth1 weight 2",
+          "nexthop via 192.168.2.254 dev eth2 weight 1",
+          "198.51.100.91 via 192.168.2.254 dev eth2 table multiwan proto 77",
+          "198.51.100.92 via 192.168.1.254 dev eth1 table multiwan proto 77",
+        ].join("\n"),
+      );
       // The main table is the host's own: nothing of ours lands there.
-      assert.doesNotMatch(snap.routes.split("\n").filter((l) => !/table /.test(l)).join("\n"), /proto 77/);
+      assert.doesNotMatch(
+        snap.routes
+          .split("\n")
+          .filter((l) => !/table /.test(l))
+          .join("\n"),
+        /proto 77/,
+      );
       if (backend === "nftables") {
-        for (const t of ["multiwan-nat-isp1", "multiwan-nat-isp2", "multiwan-forward"]) assert.match(snap.nft, new RegExp(`table ip ${t} \\{`));
+        for (const t of ["multiwan-nat-isp1", "multiwan-nat-isp2", "multiwan-forward"])
+          assert.match(snap.nft, new RegExp(`table ip ${t} \\{`));
         assert.match(snap.nft, /oifname "eth1" masquerade/);
         assert.match(snap.nft, /oifname "eth2" masquerade/);
         assert.match(snap.nft, /iifname "eth0" oifname \{ "eth1", "eth2" \} accept/);

@@ -14,10 +14,18 @@ import { renderUnit } from "../../../lib/render/boot";
 import { assertIsp1Share, assertRestored, ipv4Routes } from "../../support/gatewayState";
 import { REPO_ROOT, type RunResult, assertSuccess, runPulumi } from "../../support/cli";
 
-const routesOfTable = (snap: GatewaySnapshot, table: string) => snap.routes.split("\n").filter((l) => l.includes(` table ${table} `)).join("\n");
+const routesOfTable = (snap: GatewaySnapshot, table: string) =>
+  snap.routes
+    .split("\n")
+    .filter((l) => l.includes(` table ${table} `))
+    .join("\n");
 
 /** nft lists tables in creation order; the boot runner creates them one by one, pulumi in parallel. */
-const nftTables = (s: GatewaySnapshot) => s.nft.split(/\n(?=table )/).map((t) => t.trim()).sort();
+const nftTables = (s: GatewaySnapshot) =>
+  s.nft
+    .split(/\n(?=table )/)
+    .map((t) => t.trim())
+    .sort();
 /** The kernel state multiwan owns, for before/after comparisons. */
 const owned = (s: GatewaySnapshot) => ({ rules: s.rules, routes: ipv4Routes(s), nft: nftTables(s), sysctls: s.sysctls });
 
@@ -53,11 +61,23 @@ describe("the gateway survives a reboot and a link flap", { concurrency: false }
   test("up keeps a boot copy per resource and installs the runner, the unit and the ifupdown hook", async () => {
     const gw = async (cmd: string) => (await lab.exec("gw", cmd, { check: true })).stdout;
     assert.deepEqual((await gw("ls /etc/multiwan/apply.d")).trim().split("\n"), [
-      "10-host.sh", "20-table-isp1.sh", "20-table-isp2.sh", "30-rule-isp1.sh", "30-rule-isp2.sh", "40-multipath.sh",
-      "50-pinned-isp1.sh", "50-pinned-isp2.sh", "60-masquerade-isp1.sh", "60-masquerade-isp2.sh", "70-forward.sh",
+      "10-host.sh",
+      "20-table-isp1.sh",
+      "20-table-isp2.sh",
+      "30-rule-isp1.sh",
+      "30-rule-isp2.sh",
+      "40-multipath.sh",
+      "50-pinned-isp1.sh",
+      "50-pinned-isp2.sh",
+      "60-masquerade-isp1.sh",
+      "60-masquerade-isp2.sh",
+      "70-forward.sh",
     ]);
     assert.equal(await gw("cat /etc/systemd/system/multiwan.service"), renderUnit(), "the installed unit is the rendered one");
-    assert.equal((await gw("readlink /etc/systemd/system/multi-user.target.wants/multiwan.service")).trim(), "/etc/systemd/system/multiwan.service");
+    assert.equal(
+      (await gw("readlink /etc/systemd/system/multi-user.target.wants/multiwan.service")).trim(),
+      "/etc/systemd/system/multiwan.service",
+    );
     assert.equal((await gw("stat -c %a /etc/network/if-up.d/multiwan")).trim(), "755");
   });
 
@@ -67,7 +87,9 @@ describe("the gateway survives a reboot and a link flap", { concurrency: false }
     const rebooted = await lab.snapshot();
     assert.doesNotMatch(rebooted.rules, /proto 77/, "the reboot really wiped the rules");
     assert.equal(rebooted.disk["/etc/multiwan/boot.sh"] !== undefined, true, "the disk kept the runner");
-    const execStart = (await lab.exec("gw", "sed -n 's/^ExecStart=//p' /etc/systemd/system/multiwan.service", { check: true })).stdout.trim();
+    const execStart = (
+      await lab.exec("gw", "sed -n 's/^ExecStart=//p' /etc/systemd/system/multiwan.service", { check: true })
+    ).stdout.trim();
     assert.equal(execStart, "/bin/sh /etc/multiwan/boot.sh");
     const boot = await lab.ssh(execStart);
     assert.equal(boot.code, 0, boot.stderr);
