@@ -30,6 +30,9 @@ done
 # machine (or as a user) that has never built it.
 [ -z "$needs_cli" ] || bash scripts/toolchain.sh >/dev/null
 npx tsc -b
+# Lint and format check first (Biome: the formatter and the linter in one
+# read-only pass); `npx biome check --write .` fixes what it can.
+npx biome ci --colors=off . || { echo "test.sh: biome found problems; run: npx biome check --write ." >&2; exit 1; }
 
 failed=()
 for tier in "${tiers[@]}"; do
