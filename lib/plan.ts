@@ -3,19 +3,22 @@
 // provider resource; nothing here knows about Pulumi, SSH or shell.
 import { ipRouteDestination, parsePrefix, formatIPv4, networkOf } from "./ipv4";
 import type {
+  ConnectionMarkEntry,
   ForwardEntry,
   GatewayHostEntry,
   MasqueradeEntry,
   MultipathEntry,
   PinnedRoutesEntry,
   PolicyRuleEntry,
+  PortForwardsEntry,
   RoutingTableEntry,
   Sysctl,
 } from "./kinds";
 import type { Preflight } from "./render/preflight";
-import { type Site, uplinkPriority, uplinkTable } from "./schema";
+import { type Site, markPriority, parseForwardTarget, uplinkMark, uplinkPriority, uplinkTable } from "./schema";
 
 export type {
+  ConnectionMarkEntry,
   ForwardEntry,
   GatewayHostEntry,
   MasqueradeEntry,
@@ -24,6 +27,8 @@ export type {
   NatBackend,
   PinnedRoutesEntry,
   PolicyRuleEntry,
+  PortForward,
+  PortForwardsEntry,
   Route,
   RoutingTableEntry,
   Sysctl,
@@ -35,10 +40,12 @@ export interface Plan {
   host: GatewayHostEntry;
   tables: RoutingTableEntry[];
   rules: PolicyRuleEntry[];
+  marks: ConnectionMarkEntry[];
   multipath: MultipathEntry;
   pinned: PinnedRoutesEntry[];
   masquerade: MasqueradeEntry[];
   forward: ForwardEntry;
+  portForwards: PortForwardsEntry[];
 }
 
 export const MULTIPATH_TABLE_NAME = "multiwan";
@@ -49,6 +56,8 @@ export function planSite(site: Site): Plan {
     ...u,
     tableId: uplinkTable(site, u, i),
     priority: uplinkPriority(site, u, i),
+    mark: uplinkMark(site, u, i),
+    markPriority: markPriority(site, i),
     prefix: parsePrefix(u.address)!,
   }));
   const lanPrefix = parsePrefix(site.lan.address)!;
@@ -142,12 +151,37 @@ export function planSite(site: Site): Plan {
       nexthops: uplinks.map((u) => ({ uplink: u.name, via: u.gateway, dev: u.interface, weight: u.weight })),
     },
     pinned,
+    marks: uplinks.map((u) => ({
+      uplink: u.name,
+      interface: u.interface,
+      mark: u.mark,
+      mask: site.routing.markMask,
+      table: u.tableId,
+      priority: u.markPriority,
+      protocol,
+      backend,
+    })),
     masquerade: uplinks.map((u) => ({ uplink: u.name, interface: u.interface, backend })),
     forward: {
       lanInterface: site.lan.interface,
       uplinkInterfaces: uplinks.map((u) => u.interface),
       backend,
     },
+    portForwards: uplinks
+      .map((u) => ({
+        uplink: u.name,
+        interface: u.interface,
+        address: formatIPv4(u.prefix.address),
+        lanInterface: site.lan.interface,
+        backend,
+        forwards: site.portForwards
+          .filter((f) => f.uplink === u.name)
+          .map((f) => {
+            const to = parseForwardTarget(f.to)!;
+            return { protocol: f.protocol, port: f.port, toAddress: to.address, toPort: to.port ?? f.port };
+          }),
+      }))
+      .filter((p) => p.forwards.length > 0),
   };
 }
 

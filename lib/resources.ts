@@ -19,15 +19,22 @@ export function planResources(plan: Plan): PlannedResource[] {
   const host = resourceKey("GatewayHost", plan.host);
   const tableKey = (uplink: string) => resourceKey("RoutingTable", plan.tables.find((t) => t.uplink === uplink)!);
   const tableKeys = plan.tables.map((t) => resourceKey("RoutingTable", t));
+  const markKey = (uplink: string) => resourceKey("ConnectionMark", plan.marks.find((m) => m.uplink === uplink)!);
+  const markKeys = plan.marks.map((m) => resourceKey("ConnectionMark", m));
   const planned = <K extends ResourceKind>(kind: K, entry: EntryByKind[K], dependsOn: string[]) =>
     ({ kind, key: resourceKey(kind, entry), entry, dependsOn }) as PlannedResource;
   return [
     planned("GatewayHost", plan.host, []),
     ...plan.tables.map((entry) => planned("RoutingTable", entry, [host])),
     ...plan.rules.map((entry) => planned("PolicyRule", entry, [tableKey(entry.uplink)])),
-    planned("MultipathDefaultRoute", plan.multipath, [host, ...tableKeys]),
+    // The mark rule looks up the uplink's table; the multipath route waits for
+    // every mark, so a new uplink's connections are marked from the first one.
+    ...plan.marks.map((entry) => planned("ConnectionMark", entry, [tableKey(entry.uplink)])),
+    planned("MultipathDefaultRoute", plan.multipath, [host, ...tableKeys, ...markKeys]),
     ...plan.pinned.map((entry) => planned("PinnedRoutes", entry, [host])),
     ...plan.masquerade.map((entry) => planned("Masquerade", entry, [host])),
     planned("Forward", plan.forward, [host]),
+    // Replies to a forwarded connection are routed by its mark.
+    ...plan.portForwards.map((entry) => planned("PortForwards", entry, [host, markKey(entry.uplink)])),
   ];
 }

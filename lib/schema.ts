@@ -95,6 +95,40 @@ export const host = z.strictObject({
   insecureIgnoreHostKey: z.boolean().default(false),
 });
 
+/** A packet or connection mark (32 bits); 0 means "no mark", so it cannot be one. */
+const markValue = z
+  .number()
+  .int({ error: "must be a whole number" })
+  .min(1, { error: "must not be 0: 0 is the mark of a connection that has none" })
+  .max(0xffffffff, { error: "must fit in 32 bits (at most 0xffffffff)" });
+
+export const tcpPort = z
+  .number()
+  .int({ error: "must be a whole number" })
+  .min(1, { error: "must be a port, 1 to 65535" })
+  .max(65535, { error: "must be a port, 1 to 65535" });
+
+/** "192.168.3.20:80", or "192.168.3.20" for the same port. */
+const forwardTarget = z.string().refine((s) => parseForwardTarget(s) !== undefined, {
+  error: "must be a LAN address with an optional port, like 192.168.3.20:80",
+});
+
+export function parseForwardTarget(text: string): { address: string; port?: number } | undefined {
+  const m = /^([0-9.]+)(?::([1-9][0-9]{0,4}))?$/.exec(text);
+  if (!m || parseIPv4(m[1]) === undefined) return undefined;
+  const port = m[2] === undefined ? undefined : Number(m[2]);
+  if (port !== undefined && port > 65535) return undefined;
+  return { address: m[1], port };
+}
+
+const portForward = z.strictObject({
+  /** The uplink whose address receives the connections. */
+  uplink: z.string(),
+  protocol: z.enum(["tcp", "udp"]),
+  port: tcpPort,
+  to: forwardTarget,
+});
+
 const uplink = z.strictObject({
   name: uplinkName,
   interface: interfaceName,
@@ -108,6 +142,8 @@ const uplink = z.strictObject({
     .default(1),
   table: tableId.optional(),
   priority: rulePriority.optional(),
+  /** The connection mark of this uplink's connections; default: (index + 1) × the lowest bit of routing.markMask. */
+  mark: markValue.optional(),
 });
 
 /** Route protocol / rule protocol number that marks everything we add. */
@@ -127,8 +163,22 @@ const routing = z.strictObject({
   priorityBase: z.number().int().min(0).max(29000).default(1000),
   /** `lookup main suppress_prefixlength 0`: main wins for all but its default. */
   mainPriority: rulePriority.default(30000),
-  /** `lookup <table>`: the multipath default, reached after main. */
-  multipathPriority: rulePriority.default(30001),
+  /**
+   * Uplink i (from 1) gets its connection-mark rule (`fwmark <mark> lookup
+   * <uplink table>`) at markPriorityBase + i (default: mainPriority + i):
+   * after main has answered all but its default, before the multipath
+   * default, which so sees only new connections.
+   */
+  markPriorityBase: z
+    .number()
+    .int({ error: "must be a whole number" })
+    .min(1)
+    .max(32764, { error: "must be at most 32764: the mark rules sit above it" })
+    .optional(),
+  /** `lookup <table>`: the multipath default, reached after main and the mark rules. */
+  multipathPriority: rulePriority.default(30100),
+  /** The bits of the packet and connection mark that multiwan owns; other tools' bits are left alone. */
+  markMask: markValue.default(0xff00),
   /** fib_multipath_hash_policy: 0 hashes addresses only, 1 the 5-tuple. */
   hashPolicy: z.union([z.literal(0), z.literal(1)], { error: "must be 0 (addresses) or 1 (addresses and ports)" }).default(1),
 });
@@ -142,6 +192,8 @@ export const siteSchema = z
       .min(1, { error: "needs at least one uplink" })
       .max(MAX_UPLINKS, { error: `at most ${MAX_UPLINKS} uplinks are supported` }),
     pinnedRoutes: z.array(z.strictObject({ destination, uplink: z.string() })).default([]),
+    /** Connections to an uplink's address and port, forwarded to a LAN host (DNAT). */
+    portForwards: z.array(portForward).default([]),
     nat: z.strictObject({ backend: z.enum(["nftables", "iptables"]).default("nftables") }).default({ backend: "nftables" }),
     routing: routing.default(routing.parse({})),
   })
@@ -154,6 +206,7 @@ export const FIELDS_BY_PATH: Record<string, string[]> = {
   lan: ["interface", "address"],
   uplinks: Object.keys(uplink.shape),
   pinnedRoutes: ["destination", "uplink"],
+  portForwards: Object.keys(portForward.shape),
   nat: ["backend"],
   routing: Object.keys(routing.shape),
 };
@@ -169,6 +222,20 @@ export function uplinkTable(site: Pick<Site, "routing">, uplink: Pick<Uplink, "t
 export function uplinkPriority(site: Pick<Site, "routing">, uplink: Pick<Uplink, "priority">, index: number): number {
   return uplink.priority ?? site.routing.priorityBase + index + 1;
 }
+
+/** The lowest set bit of a mask: the step between default marks (0xff00 -> 0x100). */
+export function markStep(mask: number): number {
+  return (mask & -mask) >>> 0;
+}
+/** The effective connection mark of the uplink at `index`. */
+export function uplinkMark(site: Pick<Site, "routing">, uplink: Pick<Uplink, "mark">, index: number): number {
+  return uplink.mark ?? (index + 1) * markStep(site.routing.markMask);
+}
+/** The priority of the uplink's connection-mark rule. */
+export function markPriority(site: Pick<Site, "routing">, index: number): number {
+  return (site.routing.markPriorityBase ?? site.routing.mainPriority) + index + 1;
+}
+export const hex = (n: number) => `0x${n.toString(16)}`;
 
 // ---- cross-field checks -------------------------------------------------
 
@@ -194,6 +261,7 @@ interface LooseSite {
   lan?: Loose<Site["lan"]>;
   uplinks?: unknown;
   pinnedRoutes?: unknown;
+  portForwards?: unknown;
   routing?: Loose<Site["routing"]>;
 }
 type Ctx = z.RefinementCtx;
@@ -289,7 +357,7 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
   duplicates(ctx, tables, (v) => `table id ${v} is already used by`);
 
   const mainPriority = int(routing.mainPriority) ?? 30000;
-  const multipathPriority = int(routing.multipathPriority) ?? 30001;
+  const multipathPriority = int(routing.multipathPriority) ?? 30100;
   const priorities = [
     { path: ["routing", "mainPriority"] as Path, value: mainPriority },
     { path: ["routing", "multipathPriority"] as Path, value: multipathPriority },
@@ -305,14 +373,36 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
       );
     }
   });
+  // Connection-mark rules: after main, before the multipath default.
+  const markBase = int(routing.markPriorityBase) ?? mainPriority;
+  uplinks.forEach((_u, i) => {
+    priorities.push({ path: ["uplinks", i], value: markBase + i + 1 });
+  });
+  if (markBase < mainPriority) {
+    issue(
+      ctx,
+      ["routing", "markPriorityBase"],
+      `must be at least routing.mainPriority (${mainPriority}): main answers the gateway's own subnets before a marked connection is sent to its uplink`,
+    );
+  }
   if (multipathPriority <= mainPriority) {
     issue(
       ctx,
       ["routing", "multipathPriority"],
       `must be above routing.mainPriority (${mainPriority}): main is consulted before the multipath default`,
     );
+  } else if (uplinks.length > 0 && multipathPriority <= markBase + uplinks.length) {
+    issue(
+      ctx,
+      ["routing", "multipathPriority"],
+      `must be above the connection-mark rules (${markBase + 1}..${markBase + uplinks.length}, routing.markPriorityBase + each uplink): established connections are routed by their mark before the multipath default`,
+    );
   }
   duplicates(ctx, priorities, (v) => `rule priority ${v} is already used by`);
+  const markMask = routing.markMask === undefined ? 0xff00 : int(routing.markMask);
+  // An invalid mask is reported at its own field; marks are checked against a valid one only.
+  if (markMask !== undefined && markMask >= 1 && markMask <= 0xffffffff) checkMarks(ctx, uplinks, markMask);
+  checkPortForwards(ctx, site, uplinks);
 
   const names = new Set(uplinks.map((u) => str(u?.name)).filter(Boolean));
   const pins = list(site.pinnedRoutes);
@@ -330,6 +420,62 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
       value: prefixOf(pin.destination) && networkOf(prefixOf(pin.destination)!),
     })),
     (v) => `${v} is already pinned by`,
+  );
+}
+
+/** Marks: inside routing.markMask, unique; a default mark must fit the mask. */
+function checkMarks(ctx: Ctx, uplinks: Loose<Uplink>[], mask: number) {
+  const step = markStep(mask);
+  const marks = uplinks.map((u, i) => {
+    const explicit = int(u?.mark);
+    if (explicit !== undefined) {
+      if ((explicit & ~mask) >>> 0 !== 0) issue(ctx, ["uplinks", i, "mark"], `${hex(explicit)} is outside routing.markMask ${hex(mask)}`);
+      return { path: ["uplinks", i, "mark"] as Path, value: explicit };
+    }
+    const derived = (i + 1) * step;
+    if (mask > 0 && (derived & ~mask) >>> 0 !== 0) {
+      issue(
+        ctx,
+        ["uplinks", i],
+        `its default mark ${hex(derived)} (${i + 1} × ${hex(step)}) does not fit in routing.markMask ${hex(mask)}; set uplinks[${i}].mark or widen the mask`,
+      );
+    }
+    return { path: ["uplinks", i] as Path, value: derived };
+  });
+  duplicates(ctx, marks, (v) => `mark ${hex(v)} is already used by`);
+}
+
+/** Port forwards: a known uplink, a target inside the LAN, one forward per (uplink, protocol, port). */
+function checkPortForwards(ctx: Ctx, site: LooseSite, uplinks: Loose<Uplink>[]) {
+  const names = new Set(uplinks.map((u) => str(u?.name)).filter(Boolean));
+  const lan = prefixOf(site.lan?.address);
+  const forwards = list(site.portForwards);
+  forwards.forEach((f, i) => {
+    const name = str(f.uplink);
+    if (name !== undefined && !names.has(name)) {
+      issue(
+        ctx,
+        ["portForwards", i, "uplink"],
+        `names no uplink: "${name}" (uplinks are ${[...names].map((n) => `"${n}"`).join(", ") || "none"})`,
+      );
+    }
+    const target = str(f.to) === undefined ? undefined : parseForwardTarget(str(f.to)!);
+    const address = target && parseIPv4(target.address);
+    if (!lan || address === undefined) return;
+    const where: Path = ["portForwards", i, "to"];
+    if (!contains(lan, address)) issue(ctx, where, `${target!.address} is outside the LAN ${networkOf(lan)}`);
+    else if (address === lan.address) issue(ctx, where, `${target!.address} is the gateway's own LAN address; forward to a LAN host`);
+    else if (hasNetworkAndBroadcast(lan) && (address === lan.network || address === lan.broadcast)) {
+      issue(ctx, where, `${target!.address} is the ${address === lan.network ? "network" : "broadcast"} address of ${networkOf(lan)}`);
+    }
+  });
+  duplicates(
+    ctx,
+    forwards.map((f, i) => ({
+      path: ["portForwards", i] as Path,
+      value: str(f.uplink) && str(f.protocol) && int(f.port) ? `${f.protocol} port ${f.port} on ${f.uplink}` : undefined,
+    })),
+    (v) => `${v} is already forwarded by`,
   );
 }
 

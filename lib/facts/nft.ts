@@ -44,7 +44,8 @@ function keyOf(left: Json): Context {
 
 function value(v: Json, ctx: Context): string {
   if (typeof v === "string") return ctx.quote ? `"${v}"` : v;
-  if (typeof v === "number") return ctx.hex ? `0x${v.toString(16)}` : String(v);
+  // Marks as nft lists them: 32-bit hex, zero-padded.
+  if (typeof v === "number") return ctx.hex ? `0x${v.toString(16).padStart(8, "0")}` : String(v);
   if (Array.isArray(v)) return v.map((x) => value(x, ctx)).join(",");
   if (isObj(v)) {
     if (Array.isArray(v.set)) return `{ ${v.set.map((x) => value(x, ctx)).join(", ")} }`;

@@ -14,15 +14,17 @@ export type ForwardEntry = z.infer<typeof forwardSchema>;
 
 function body(e: ForwardEntry): Body<unknown> {
   if (e.backend === "iptables") {
-    return iptablesBody(() => ({
-      table: "filter",
-      hook: "FORWARD",
-      chain: "MW-FORWARD",
-      rules: [
-        ...e.uplinkInterfaces.map((i) => `-i ${e.lanInterface} -o ${i} -j ACCEPT`),
-        `-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
-      ],
-    }));
+    return iptablesBody(() => [
+      {
+        table: "filter",
+        hook: "FORWARD",
+        chain: "MW-FORWARD",
+        rules: [
+          ...e.uplinkInterfaces.map((i) => `-i ${e.lanInterface} -o ${i} -j ACCEPT`),
+          `-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+        ],
+      },
+    ]);
   }
   // nft lists a one-element set as a plain match; write it that way so the compare holds.
   const out = e.uplinkInterfaces.length === 1 ? `"${e.uplinkInterfaces[0]}"` : `{ ${e.uplinkInterfaces.map((i) => `"${i}"`).join(", ")} }`;

@@ -1,12 +1,14 @@
 // The registry of resource kinds. Adding a kind: one file in this folder,
 // one line here, and the planner's part (lib/plan.ts, lib/resources.ts).
 import type { z } from "zod";
+import { connectionMark } from "./connectionMark";
 import { forward } from "./forward";
 import { gatewayHost } from "./gatewayHost";
 import type { Kind } from "./kind";
 import { masquerade } from "./masquerade";
 import { multipath } from "./multipath";
 import { pinnedRoutes } from "./pinnedRoutes";
+import { portForwards } from "./portForwards";
 import { policyRule } from "./policyRule";
 import { routingTable } from "./routingTable";
 
@@ -14,10 +16,12 @@ export const kinds = {
   GatewayHost: gatewayHost,
   RoutingTable: routingTable,
   PolicyRule: policyRule,
+  ConnectionMark: connectionMark,
   MultipathDefaultRoute: multipath,
   PinnedRoutes: pinnedRoutes,
   Masquerade: masquerade,
   Forward: forward,
+  PortForwards: portForwards,
 };
 
 export type ResourceKind = keyof typeof kinds;
@@ -39,11 +43,13 @@ export function entrySchema<K extends ResourceKind>(kind: K): z.ZodType<EntryByK
 }
 
 export type { Kind } from "./kind";
+export type { ConnectionMarkEntry } from "./connectionMark";
 export type { ForwardEntry } from "./forward";
 export type { GatewayHostEntry, Sysctl } from "./gatewayHost";
 export type { MasqueradeEntry } from "./masquerade";
 export type { MultipathEntry, Nexthop } from "./multipath";
 export type { PinnedRoutesEntry } from "./pinnedRoutes";
+export type { PortForward, PortForwardsEntry } from "./portForwards";
 export type { PolicyRuleEntry } from "./policyRule";
 export type { Route, RoutingTableEntry } from "./routingTable";
 export type { NatBackend } from "./fields";

@@ -13,7 +13,7 @@ function body(e: MasqueradeEntry): Body<unknown> {
     ? nftBody(`multiwan-nat-${e.uplink}`, () => [
         { name: "postrouting", type: "nat", hook: "postrouting", priority: "srcnat", rules: [`oifname "${e.interface}" masquerade`] },
       ])
-    : iptablesBody(() => ({ table: "nat", hook: "POSTROUTING", chain: `MW-NAT-${e.uplink}`, rules: [`-o ${e.interface} -j MASQUERADE`] }));
+    : iptablesBody(() => [{ table: "nat", hook: "POSTROUTING", chain: `MW-NAT-${e.uplink}`, rules: [`-o ${e.interface} -j MASQUERADE`] }]);
 }
 
 export const masquerade: Kind<MasqueradeEntry> = {

@@ -12,11 +12,12 @@ import type { Kind } from "./kind";
 export type Body<E> = Pick<Kind<E>, "apply" | "remove" | "read" | "expected" | "parse">;
 
 /** Named chain priorities as `nft -j` prints them (numbers). */
-const PRIORITIES: Record<string, number> = { dstnat: -100, filter: 0, srcnat: 100 };
+const PRIORITIES = { mangle: -150, dstnat: -100, filter: 0, srcnat: 100 } as const;
 
 export interface NftChain {
   name: string;
-  type: "nat" | "filter";
+  /** "route" for output chains whose mark change must re-route the packet. */
+  type: "nat" | "filter" | "route";
   hook: string;
   priority: keyof typeof PRIORITIES;
   /** In the exact text `nft list table` prints, so the apply guard can compare. */
@@ -80,7 +81,7 @@ export function nftBody(name: string, chains: () => NftChain[]): Body<unknown> {
 }
 
 export interface IptablesChain {
-  table: "nat" | "filter";
+  table: "nat" | "filter" | "mangle";
   /** The built-in chain that jumps to ours. */
   hook: string;
   chain: string;
@@ -88,57 +89,57 @@ export interface IptablesChain {
   rules: string[];
 }
 
-export function iptablesBody(spec: () => IptablesChain): Body<unknown> {
+/** One chain's converging steps: compare `-S`, restore if it differs, add the jump if missing. */
+function applyChain({ table, hook, chain, rules }: IptablesChain): string[] {
+  const lines = rules.map((r) => `-A ${chain} ${r}`);
+  // iptables-nft creates the nftables table "ip <table>" on first use and
+  // leaves it behind, empty, when our chains go. Note whether we created it;
+  // GatewayHost, removed after every chain, deletes it again if it is empty.
+  const marker = `${STATE_DIR}/created-iptables-${table}`;
+  return [
+    `step "iptables chain ${chain} (${table})"`,
+    `if iptables -V | grep -q nf_tables && command -v nft >/dev/null && ! nft list table ip ${table} >/dev/null 2>&1; then : >${marker}; fi`,
+    `[ "$(iptables -t ${table} -S ${chain} 2>/dev/null)" = ${sh([`-N ${chain}`, ...lines].join("\n"))} ] || {`,
+    `  printf '+ iptables-restore --noflush (chain ${chain})\\n' >&2`,
+    `  iptables-restore --noflush <<'EOF' || die "iptables-restore rejected chain ${chain}"`,
+    `*${table}`,
+    `:${chain} - [0:0]`,
+    ...lines,
+    `COMMIT`,
+    `EOF`,
+    `}`,
+    `iptables -t ${table} -C ${hook} -j ${chain} 2>/dev/null || run iptables -t ${table} -A ${hook} -j ${chain}`,
+  ];
+}
+
+/** iptables: each chain of ours plus one jump to it from its built-in chain. */
+export function iptablesBody(spec: () => IptablesChain[]): Body<unknown> {
   return {
-    apply() {
-      const { table, hook, chain, rules } = spec();
-      const lines = rules.map((r) => `-A ${chain} ${r}`);
-      // iptables-nft creates the nftables table "ip <table>" on first use and
-      // leaves it behind, empty, when our chains go. Note whether we created it;
-      // GatewayHost, removed after every chain, deletes it again if it is empty.
-      const marker = `${STATE_DIR}/created-iptables-${table}`;
-      return [
-        `step "iptables chain ${chain} (${table})"`,
-        `command -v iptables-restore >/dev/null || die "iptables is not installed"`,
-        `if iptables -V | grep -q nf_tables && command -v nft >/dev/null && ! nft list table ip ${table} >/dev/null 2>&1; then : >${marker}; fi`,
-        `[ "$(iptables -t ${table} -S ${chain} 2>/dev/null)" = ${sh([`-N ${chain}`, ...lines].join("\n"))} ] || {`,
-        `  printf '+ iptables-restore --noflush (chain ${chain})\\n' >&2`,
-        `  iptables-restore --noflush <<'EOF' || die "iptables-restore rejected chain ${chain}"`,
-        `*${table}`,
-        `:${chain} - [0:0]`,
-        ...lines,
-        `COMMIT`,
-        `EOF`,
-        `}`,
-        `iptables -t ${table} -C ${hook} -j ${chain} 2>/dev/null || run iptables -t ${table} -A ${hook} -j ${chain}`,
-      ];
-    },
-    remove() {
-      const { table, hook, chain } = spec();
-      return [
+    apply: () => [`command -v iptables-restore >/dev/null || die "iptables is not installed"`, ...spec().flatMap(applyChain)],
+    remove: () =>
+      spec().flatMap(({ table, hook, chain }) => [
         `step "remove iptables chain ${chain} (${table})"`,
         `while iptables -t ${table} -C ${hook} -j ${chain} 2>/dev/null; do run iptables -t ${table} -D ${hook} -j ${chain}; done`,
         `if iptables -t ${table} -S ${chain} >/dev/null 2>&1; then run iptables -t ${table} -F ${chain}; run iptables -t ${table} -X ${chain}; fi`,
-      ];
-    },
-    read() {
-      const { table, hook, chain } = spec();
-      // iptables' text stays text: `-S` already prints canonical rule specs.
-      return [`fact chain iptables -t ${table} -S ${chain}`, `fact hook iptables -t ${table} -S ${hook}`];
-    },
-    expected() {
-      const { table, hook, chain, rules } = spec();
-      return [
+      ]),
+    // iptables' text stays text: `-S` already prints canonical rule specs.
+    read: () =>
+      spec().flatMap(({ table, hook, chain }) => [
+        `fact chain:${chain} iptables -t ${table} -S ${chain}`,
+        `fact hook:${chain} iptables -t ${table} -S ${hook}`,
+      ]),
+    expected: () =>
+      spec().flatMap(({ table, hook, chain, rules }) => [
         `iptables ${table} -N ${chain}`,
         ...rules.map((r) => `iptables ${table} -A ${chain} ${r}`),
         `iptables ${table} -A ${hook} -j ${chain}`,
-      ];
-    },
-    parse(facts) {
-      const { table, hook, chain } = spec();
-      const jump = `-A ${hook} -j ${chain}`;
-      return [...factLines(facts, "chain"), ...factLines(facts, "hook").filter((l) => l === jump)].map((l) => `iptables ${table} ${l}`);
-    },
+      ]),
+    parse: (facts) =>
+      spec().flatMap(({ table, hook, chain }) => {
+        const jump = `-A ${hook} -j ${chain}`;
+        const lines = [...factLines(facts, `chain:${chain}`), ...factLines(facts, `hook:${chain}`).filter((l) => l === jump)];
+        return lines.map((l) => `iptables ${table} ${l}`);
+      }),
   };
 }
 

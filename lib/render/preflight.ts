@@ -19,6 +19,7 @@ export function renderPreflight(p: Preflight): string {
     `problem() { printf '%s\\n' "$*"; mw_problems=$((mw_problems + 1)); }`,
     `command -v ip >/dev/null || problem "ip (iproute2) is not installed"`,
     `command -v ${tool} >/dev/null || problem "${tool} is not installed (needed for nat.backend ${p.natBackend})"`,
+    `command -v conntrack >/dev/null || problem "conntrack is not installed (Debian/Ubuntu: apt-get install conntrack); multiwan needs it to drop the connections of an uplink that leaves the site"`,
     ...p.interfaces.map(
       (i) =>
         `if [ ! -e /sys/class/net/${sh(i.name)} ]; then problem "interface ${i.name} does not exist"; ` +

@@ -197,6 +197,8 @@ describe("MultiWanGateway under mocks", () => {
         "RoutingTable home-table-isp2",
         "PolicyRule home-rule-isp1",
         "PolicyRule home-rule-isp2",
+        "ConnectionMark home-mark-isp1",
+        "ConnectionMark home-mark-isp2",
         "MultipathDefaultRoute home-multipath",
         "PinnedRoutes home-pinned-isp2",
         "Masquerade home-masquerade-isp1",
@@ -214,7 +216,8 @@ describe("MultiWanGateway under mocks", () => {
     assert.deepEqual(deps("home-table-isp2"), ["home-host"]);
     assert.deepEqual(deps("home-rule-isp1"), ["home-table-isp1"]);
     assert.deepEqual(deps("home-rule-isp2"), ["home-table-isp2"]);
-    assert.deepEqual(deps("home-multipath"), ["home-host", "home-table-isp1", "home-table-isp2"]);
+    assert.deepEqual(deps("home-mark-isp1"), ["home-table-isp1"]);
+    assert.deepEqual(deps("home-multipath"), ["home-host", "home-mark-isp1", "home-mark-isp2", "home-table-isp1", "home-table-isp2"]);
     assert.deepEqual(deps("home-pinned-isp2"), ["home-host"]);
     assert.deepEqual(deps("home-forward"), ["home-host"]);
 
@@ -258,15 +261,34 @@ describe("MultiWanGateway under mocks", () => {
       "office-masquerade-lte",
       "office-multipath",
       "office-forward",
+      "office-mark-lte",
+      "office-portforwards-fibre",
     ]) {
       assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
     }
     assert.ok(!names.includes("office-pinned-lte"), "no pinned resource for an uplink without pinned routes");
+    assert.ok(!names.includes("office-portforwards-lte"), "no port-forward resource for an uplink without port forwards");
+    assert.deepEqual(
+      session
+        .byName("office-portforwards-fibre")
+        .dependencies.map((u) => session.nameOfUrn(u))
+        .sort(),
+      ["office-host", "office-mark-fibre"],
+      "replies to forwarded connections are routed by the mark, so the mark comes first",
+    );
     const deps = session
       .byName("office-multipath")
       .dependencies.map((u) => session.nameOfUrn(u))
       .sort();
-    assert.deepEqual(deps, ["office-host", "office-table-cable", "office-table-fibre", "office-table-lte"]);
+    assert.deepEqual(deps, [
+      "office-host",
+      "office-mark-cable",
+      "office-mark-fibre",
+      "office-mark-lte",
+      "office-table-cable",
+      "office-table-fibre",
+      "office-table-lte",
+    ]);
   });
 
   test("two gateways in one program never share a child name", async () => {

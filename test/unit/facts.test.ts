@@ -98,7 +98,7 @@ describe("nft JSON", () => {
       "nft",
     );
     assert.deepEqual(lines, [
-      "rule c: ct mark & 0xff00 == 0x100 meta mark set meta mark & 0xffff00ff | 0x100",
+      "rule c: ct mark & 0x0000ff00 == 0x00000100 meta mark set meta mark & 0xffff00ff | 0x00000100",
       'rule c: oifname { "eth1", "eth2" } counter accept',
       "rule c: ct state established,related accept",
       "rule c: tcp dport 8080 dnat to 192.168.3.10:80",

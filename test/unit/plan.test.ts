@@ -72,7 +72,7 @@ describe("home: the seed post's site, corrected", () => {
       table: 200,
       protocol: 77,
       mainPriority: 30000,
-      multipathPriority: 30001,
+      multipathPriority: 30100,
       nexthops: [
         { uplink: "isp1", via: "192.168.1.254", dev: "eth1", weight: 2 },
         { uplink: "isp2", via: "192.168.2.254", dev: "eth2", weight: 1 },
@@ -144,8 +144,8 @@ describe("home: the seed post's site, corrected", () => {
     );
     assert.equal(ipt.forward.backend, "iptables");
     assert.deepEqual(
-      { ...ipt, masquerade: [], forward: null, preflight: null },
-      { ...plan, masquerade: [], forward: null, preflight: null },
+      { ...ipt, masquerade: [], forward: null, preflight: null, marks: [], portForwards: [] },
+      { ...plan, masquerade: [], forward: null, preflight: null, marks: [], portForwards: [] },
     );
   });
 });
@@ -254,7 +254,7 @@ describe("planner details", () => {
             tableBase: 300,
             priorityBase: 2000,
             mainPriority: 31000,
-            multipathPriority: 31001,
+            multipathPriority: 31100,
             hashPolicy: 0,
           };
         }),
@@ -274,7 +274,7 @@ describe("planner details", () => {
         [2002, 302, 99],
       ],
     );
-    assert.deepEqual([plan.multipath.table, plan.multipath.mainPriority, plan.multipath.multipathPriority], [250, 31000, 31001]);
+    assert.deepEqual([plan.multipath.table, plan.multipath.mainPriority, plan.multipath.multipathPriority], [250, 31000, 31100]);
     assert.equal(plan.pinned[0].table, 250);
     assert.equal(plan.host.sysctls.find((s) => s.name === "net.ipv4.fib_multipath_hash_policy")?.value, "0");
     assert.deepEqual(plan.host.tableNames.at(-1), { id: 250, name: "multiwan" });
@@ -282,7 +282,7 @@ describe("planner details", () => {
 });
 
 describe("planResources: order and dependencies", () => {
-  test("home: host, tables, rules, multipath, pinned, masquerade, forward", () => {
+  test("home: host, tables, rules, marks, multipath, pinned, masquerade, forward", () => {
     const resources = planResources(stackPlan("home"));
     assert.deepEqual(
       resources.map((r) => [r.kind, r.key, r.dependsOn]),
@@ -292,7 +292,9 @@ describe("planResources: order and dependencies", () => {
         ["RoutingTable", "table-isp2", ["host"]],
         ["PolicyRule", "rule-isp1", ["table-isp1"]],
         ["PolicyRule", "rule-isp2", ["table-isp2"]],
-        ["MultipathDefaultRoute", "multipath", ["host", "table-isp1", "table-isp2"]],
+        ["ConnectionMark", "mark-isp1", ["table-isp1"]],
+        ["ConnectionMark", "mark-isp2", ["table-isp2"]],
+        ["MultipathDefaultRoute", "multipath", ["host", "table-isp1", "table-isp2", "mark-isp1", "mark-isp2"]],
         ["PinnedRoutes", "pinned-isp2", ["host"]],
         ["Masquerade", "masquerade-isp1", ["host"]],
         ["Masquerade", "masquerade-isp2", ["host"]],
@@ -311,7 +313,18 @@ describe("planResources: order and dependencies", () => {
         seen.add(r.key);
       }
       const plan = stackPlan(name);
-      assert.equal(resources.length, 1 + plan.tables.length + plan.rules.length + 1 + plan.pinned.length + plan.masquerade.length + 1);
+      assert.equal(
+        resources.length,
+        1 +
+          plan.tables.length +
+          plan.rules.length +
+          plan.marks.length +
+          1 +
+          plan.pinned.length +
+          plan.masquerade.length +
+          1 +
+          plan.portForwards.length,
+      );
     });
   }
 

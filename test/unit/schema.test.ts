@@ -133,7 +133,8 @@ describe("defaults", () => {
       tableBase: 100,
       priorityBase: 1000,
       mainPriority: 30000,
-      multipathPriority: 30001,
+      multipathPriority: 30100,
+      markMask: 0xff00,
       hashPolicy: 1,
     });
     assert.deepEqual(site.nat, { backend: "nftables" });
@@ -283,8 +284,10 @@ describe("valid edge cases", () => {
           table: 4294967295,
           tableBase: 1,
           priorityBase: 0,
-          mainPriority: 32764,
+          mainPriority: 32700,
+          markPriorityBase: 32762,
           multipathPriority: 32765,
+          markMask: 0xffffffff,
           hashPolicy: 0,
         };
       },
@@ -1295,6 +1298,126 @@ const INVALID: InvalidCase[] = [
     },
     path: "uplinks[0].priority",
     message: "0 and 32766-32767 belong to the kernel's own rules",
+  },
+  // ---- connection marks ----
+  {
+    name: "two uplinks with one mark",
+    edit: (s) => {
+      s.uplinks[0].mark = 0x200;
+    },
+    path: "uplinks[1]",
+    message: "mark 0x200 is already used by uplinks[0].mark",
+  },
+  {
+    name: "a mark outside the mask",
+    edit: (s) => {
+      s.uplinks[0].mark = 0x10000;
+    },
+    path: "uplinks[0].mark",
+    message: "0x10000 is outside routing.markMask 0xff00",
+  },
+  {
+    name: "mark 0",
+    edit: (s) => {
+      s.uplinks[0].mark = 0;
+    },
+    path: "uplinks[0].mark",
+    message: "must not be 0: 0 is the mark of a connection that has none",
+  },
+  {
+    name: "a mask too narrow for the default marks",
+    edit: (s) => {
+      s.routing = { markMask: 0x100 };
+    },
+    path: "uplinks[1]",
+    message: "its default mark 0x200 (2 × 0x100) does not fit in routing.markMask 0x100; set uplinks[1].mark or widen the mask",
+  },
+  {
+    name: "mask 0",
+    edit: (s) => {
+      s.routing = { markMask: 0 };
+    },
+    path: "routing.markMask",
+    message: "must not be 0",
+  },
+  {
+    name: "no room for the mark rules between main and the multipath default",
+    edit: (s) => {
+      s.routing = { multipathPriority: 30002 };
+    },
+    path: "routing.multipathPriority",
+    message: "must be above the connection-mark rules (30001..30002",
+    // uplinks[1]'s mark rule also sits at 30002, and says so.
+    others: true,
+  },
+  {
+    name: "mark rules before main",
+    edit: (s) => {
+      s.routing = { markPriorityBase: 20000 };
+    },
+    path: "routing.markPriorityBase",
+    message: "must be at least routing.mainPriority (30000)",
+  },
+  // ---- port forwards ----
+  {
+    name: "a port forward to a host outside the LAN",
+    edit: (s) => {
+      s.portForwards = [{ uplink: "isp2", protocol: "tcp", port: 80, to: "192.168.9.20:80" }];
+    },
+    path: "portForwards[0].to",
+    message: "192.168.9.20 is outside the LAN 192.168.3.0/24",
+  },
+  {
+    name: "a port forward to the gateway itself",
+    edit: (s) => {
+      s.portForwards = [{ uplink: "isp2", protocol: "tcp", port: 80, to: "192.168.3.100" }];
+    },
+    path: "portForwards[0].to",
+    message: "is the gateway's own LAN address",
+  },
+  {
+    name: "the same port forwarded twice on one uplink",
+    edit: (s) => {
+      s.portForwards = [
+        { uplink: "isp2", protocol: "tcp", port: 80, to: "192.168.3.20:80" },
+        { uplink: "isp1", protocol: "tcp", port: 80, to: "192.168.3.21:80" },
+        { uplink: "isp2", protocol: "tcp", port: 80, to: "192.168.3.22:8080" },
+      ];
+    },
+    path: "portForwards[2]",
+    message: "tcp port 80 on isp2 is already forwarded by portForwards[0]",
+  },
+  {
+    name: "port 0",
+    edit: (s) => {
+      s.portForwards = [{ uplink: "isp2", protocol: "tcp", port: 0, to: "192.168.3.20" }];
+    },
+    path: "portForwards[0].port",
+    message: "must be a port, 1 to 65535",
+  },
+  {
+    name: "port 65536 in the target",
+    edit: (s) => {
+      s.portForwards = [{ uplink: "isp2", protocol: "tcp", port: 80, to: "192.168.3.20:65536" }];
+    },
+    path: "portForwards[0].to",
+    message: "must be a LAN address with an optional port, like 192.168.3.20:80",
+  },
+  {
+    name: "a protocol that is not tcp or udp",
+    edit: (s) => {
+      s.portForwards = [{ uplink: "isp2", protocol: "sctp", port: 80, to: "192.168.3.20" }];
+    },
+    path: "portForwards[0].protocol",
+    message: 'must be one of "tcp", "udp"',
+  },
+  {
+    name: "a port forward on an unknown uplink",
+    edit: (s) => {
+      s.portForwards = [{ uplink: "isp3", protocol: "tcp", port: 80, to: "192.168.3.20" }];
+    },
+    path: "portForwards[0].uplink",
+    message: 'names no uplink: "isp3" (uplinks are "isp1", "isp2")',
   },
 ];
 
