@@ -13,6 +13,15 @@
 //                                   failures are counted as "error:<code>".
 //   connect --host H --port P [--bind A] [--timeout MS]
 //                                   one connection; prints {"ok":bool,"reply"?,"error"?}
+//   echo    --port P                TCP server on 0.0.0.0 that keeps each
+//                                   connection open and answers every line
+//                                   with the peer address it sees.
+//   hold    --spec <json>           opens `count` long-lived connections to an
+//                                   echo server, round-robin over `targets`,
+//                                   and asks each once; then, for every line
+//                                   "check" on stdin, asks each again. Prints
+//                                   one JSON line per round: the peer each
+//                                   connection's answer named, or "error:<code>".
 import * as net from "node:net";
 
 function args(argv: string[]): Map<string, string[]> {
@@ -106,6 +115,90 @@ async function flows(spec: FlowSpec): Promise<void> {
   process.stdout.write(`${JSON.stringify({ tally, ms: Date.now() - t0 })}\n`);
 }
 
+function echo(ports: number[]): void {
+  for (const port of ports) {
+    const srv = net.createServer((s) => {
+      s.on("error", () => undefined);
+      const peer = (s.remoteAddress ?? "?").replace(/^::ffff:/, "");
+      s.setEncoding("utf8");
+      s.on("data", (d: string) => {
+        for (let i = 0; i < d.split("\n").length - 1; i++) s.write(`${peer}\n`);
+      });
+    });
+    srv.on("error", (e) => {
+      process.stderr.write(`echo: port ${port}: ${e.message}\n`);
+      process.exit(1);
+    });
+    srv.listen({ port, host: "0.0.0.0", backlog: 1024 }, () => process.stdout.write(`echo listening on 0.0.0.0:${port}\n`));
+  }
+}
+
+interface HoldSpec {
+  targets: string[];
+  count: number;
+  port: number;
+  timeoutMs: number;
+}
+
+/** One long-lived connection: `ask()` sends a line and resolves with the answer or "error:<code>". */
+function heldConnection(host: string, port: number, timeoutMs: number) {
+  const s = net.connect({ host, port });
+  s.setEncoding("utf8");
+  s.setNoDelay(true);
+  let failure: string | undefined;
+  let waiting: ((answer: string) => void) | undefined;
+  let buf = "";
+  const settle = (answer: string) => {
+    const w = waiting;
+    waiting = undefined;
+    w?.(answer);
+  };
+  s.on("data", (d: string) => {
+    buf += d;
+    const nl = buf.indexOf("\n");
+    if (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      settle(line.trim());
+    }
+  });
+  s.on("error", (e: NodeJS.ErrnoException) => {
+    failure = `error:${e.code ?? e.message}`;
+    settle(failure);
+  });
+  s.on("close", () => {
+    failure ??= "error:CLOSED";
+    settle(failure);
+  });
+  return {
+    ask(): Promise<string> {
+      if (failure) return Promise.resolve(failure);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => settle("error:ETIMEDOUT"), timeoutMs);
+        waiting = (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        };
+        s.write("?\n");
+      });
+    },
+    close: () => s.destroy(),
+  };
+}
+
+async function hold(spec: HoldSpec): Promise<void> {
+  const conns = Array.from({ length: spec.count }, (_, i) =>
+    heldConnection(spec.targets[i % spec.targets.length], spec.port, spec.timeoutMs),
+  );
+  const round = async () => process.stdout.write(`${JSON.stringify({ answers: await Promise.all(conns.map((c) => c.ask())) })}\n`);
+  await round();
+  const lines = (await import("node:readline")).createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (line.trim() === "check") await round();
+  }
+  for (const c of conns) c.close();
+}
+
 async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   const m = args(rest);
@@ -115,6 +208,12 @@ async function main(): Promise<void> {
       return;
     case "flows":
       await flows(JSON.parse(one(m, "spec")) as FlowSpec);
+      return;
+    case "echo":
+      echo((m.get("port") ?? ["7100"]).map(Number));
+      return;
+    case "hold":
+      await hold(JSON.parse(one(m, "spec")) as HoldSpec);
       return;
     case "connect": {
       const r = await connectOnce(one(m, "host"), Number(one(m, "port")), Number(one(m, "timeout", "2000")), m.get("bind")?.[0]);

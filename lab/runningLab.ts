@@ -9,7 +9,18 @@ import { startSshd, waitBanner } from "./sshd";
 import { defaultLog, saveLabState, type LabState } from "./state";
 import { downLab, type DownOptions, type DownReport } from "./teardown";
 import { createGateway, ROLES, TOPOLOGY, type Role } from "./topology";
-import { connect, flows, inbound, startWhoami, type FlowOptions, type InboundResult } from "./traffic";
+import {
+  connect,
+  flows,
+  hold,
+  inbound,
+  startServer,
+  startWhoami,
+  type FlowOptions,
+  type HeldConnections,
+  type HoldOptions,
+  type InboundResult,
+} from "./traffic";
 
 export type ExecOptions = Pick<RunOptions, "input" | "timeoutMs" | "check">;
 export type ExecResult = RunResult;
@@ -142,6 +153,16 @@ export class Lab {
   /** One TCP connection from a namespace (no ping on these machines). */
   connect(role: Role, host: string, port: number, timeoutMs = 2000, bind?: string): Promise<InboundResult> {
     return connect(this, role, host, port, timeoutMs, bind);
+  }
+
+  /** See traffic.ts hold(): long-lived LAN connections to the internet's echo server. */
+  hold(opts: HoldOptions): Promise<HeldConnections> {
+    return hold(this, opts);
+  }
+
+  /** Starts a test server in one of the lab's namespaces (stopped by teardown with everything in it). */
+  startServer(role: Role, mode: "whoami" | "echo", port: number): Promise<number> {
+    return startServer(this, `${role}-${mode}-${port}`, this.ns[role], mode, port);
   }
 
   /** Starts the gateway's TCP server on :80 (answers with the peer address) unless it runs. */

@@ -27,6 +27,8 @@ export const TOPOLOGY = {
   /** Stand-ins for pinned destinations (the post's 174.143.119.91). */
   pinned: ["198.51.100.91", "198.51.100.92"],
   whoamiPort: 7000,
+  /** The internet's echo server for long-lived connections (exempt from the redirect to whoami). */
+  echoPort: 7100,
   /** Modems forward <wan>:8080 to the gateway's uplink address :80. */
   modemForwardPort: 8080,
   gatewayServerPort: 80,
@@ -138,7 +140,7 @@ function modemNft(m: 1 | 2): string {
 const NET_NFT = `table ip internet {
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
-    tcp dport != ${TOPOLOGY.whoamiPort} redirect to :${TOPOLOGY.whoamiPort}
+    tcp dport != { ${TOPOLOGY.whoamiPort}, ${TOPOLOGY.echoPort} } redirect to :${TOPOLOGY.whoamiPort}
   }
 }
 `;

@@ -2,6 +2,8 @@
 // the gateway through a modem's port forward, single probes. The work is
 // done by agent.js inside the namespaces (no ping on these machines); these
 // functions start it and read its JSON answer.
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import type { RunOptions, RunResult } from "../support/proc";
 import { spawnDaemon, waitListening } from "./processes";
 import { AGENT } from "./state";
@@ -90,7 +92,18 @@ export async function connect(
 }
 
 /** Starts a whoami server on `port` in namespace `ns` and waits until it listens; returns its pid. */
-export async function startWhoami(lab: { name: string; dir: string }, label: string, ns: string, port: number): Promise<number> {
+export function startWhoami(lab: { name: string; dir: string }, label: string, ns: string, port: number): Promise<number> {
+  return startServer(lab, label, ns, "whoami", port);
+}
+
+/** Starts an agent server (whoami: answer and close; echo: answer every line, stay open) and waits until it listens. */
+export async function startServer(
+  lab: { name: string; dir: string },
+  label: string,
+  ns: string,
+  mode: "whoami" | "echo",
+  port: number,
+): Promise<number> {
   const pid = spawnDaemon(lab.dir, label, [
     "ip",
     "netns",
@@ -98,7 +111,7 @@ export async function startWhoami(lab: { name: string; dir: string }, label: str
     ns,
     process.execPath,
     AGENT,
-    "whoami",
+    mode,
     "--lab",
     lab.name,
     "--port",
@@ -106,4 +119,51 @@ export async function startWhoami(lab: { name: string; dir: string }, label: str
   ]);
   await waitListening(ns, lab.dir, label, port, pid);
   return pid;
+}
+
+export interface HoldOptions {
+  count: number;
+  /** The echo server's port in the internet namespace. */
+  port: number;
+  targets?: readonly string[];
+  timeoutMs?: number;
+}
+
+/** Long-lived LAN connections: each answer is the peer address the server saw, or "error:<code>". */
+export interface HeldConnections {
+  /** The answers of the first round, asked right after connecting. */
+  first: string[];
+  /** Asks every connection again. */
+  check(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Opens `count` connections from the LAN client to the internet's echo server and keeps them open. */
+export async function hold(lab: { name: string; ns: Record<Role, string> }, opts: HoldOptions): Promise<HeldConnections> {
+  const spec = { targets: [...(opts.targets ?? TOPOLOGY.servers)], count: opts.count, port: opts.port, timeoutMs: opts.timeoutMs ?? 3000 };
+  const child = spawn(
+    "ip",
+    ["netns", "exec", lab.ns.lan, process.execPath, AGENT, "hold", "--lab", lab.name, "--spec", JSON.stringify(spec)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const rounds = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<string[]> => {
+    const line = await rounds.next();
+    if (line.done) throw new Error("lab hold agent: ended before it answered");
+    return (JSON.parse(line.value) as { answers: string[] }).answers;
+  };
+  const first = await next();
+  return {
+    first,
+    check: async () => {
+      child.stdin.write("check\n");
+      return next();
+    },
+    close: async () => {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
 }

@@ -127,7 +127,7 @@ const remove = (): string[] => [
   `[ ! -e ${TABLE_NAMES_FILE} ] || run rm -f ${TABLE_NAMES_FILE}`,
   `if [ -e ${STATE_DIR}/created-rt_tables.d ]; then rmdir ${TABLES_DIR} 2>/dev/null || true; rm -f ${STATE_DIR}/created-rt_tables.d; fi`,
   `step "remove iptables tables multiwan created, if they are empty now"`,
-  `for t in nat filter; do`,
+  `for t in nat filter mangle; do`,
   `  [ -e ${STATE_DIR}/created-iptables-$t ] || continue`,
   `  if [ -z "$(iptables -t $t -S | grep -v '^-P [A-Z]* ACCEPT$')" ]; then run nft delete table ip $t; fi`,
   `  rm -f ${STATE_DIR}/created-iptables-$t`,

@@ -77,7 +77,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("a. up applies exactly the planned rules, routes, NAT and sysctls", async () => {
       const up = assertSuccess(await pulumi("up", "--yes"));
       deployed = true;
-      assert.match(up.output, /13 created/);
+      assert.match(up.output, /15 created/);
       const snap = await lab.snapshot();
       assert.equal(
         snap.rules,
@@ -86,7 +86,9 @@ for (const backend of ["nftables", "iptables"] as const) {
           "1001:\tfrom 192.168.1.1 lookup isp1 proto 77",
           "1002:\tfrom 192.168.2.1 lookup isp2 proto 77",
           "30000:\tfrom all lookup main suppress_prefixlength 0 proto 77",
-          "30001:\tfrom all lookup multiwan proto 77",
+          "30001:\tfrom all fwmark 0x100/0xff00 lookup isp1 proto 77",
+          "30002:\tfrom all fwmark 0x200/0xff00 lookup isp2 proto 77",
+          "30100:\tfrom all lookup multiwan proto 77",
           "32766:\tfrom all lookup main",
           "32767:\tfrom all lookup default",
         ].join("\n"),
@@ -152,19 +154,21 @@ for (const backend of ["nftables", "iptables"] as const) {
       assert.deepEqual([...toIsp1], [[SEEN_VIA.isp1, 40]]);
     });
 
-    test("d. inbound connections through each modem are answered through that modem; the policy rules make it so", async () => {
+    test("d. inbound connections through each modem are answered through that modem; the policy and mark rules make it so", async () => {
       // The clients are pinned to the OTHER uplink, so only the source rule
-      // sends the reply back the way the request came.
+      // (or the connection's mark) sends the reply back the way the request came.
       assert.ok(await lab.inbound(1, PINNED_ISP2), "modem 1 -> gateway answered");
       assert.ok(await lab.inbound(2, PINNED_ISP1), "modem 2 -> gateway answered");
-      await lab.exec("gw", "ip rule del pref 1001 && ip rule del pref 1002", { check: true });
+      await lab.exec("gw", "ip rule del pref 1001 && ip rule del pref 1002 && ip rule del pref 30001 && ip rule del pref 30002", {
+        check: true,
+      });
       try {
         assert.equal(await lab.inbound(1, PINNED_ISP2, 1500), false, "without the rules the reply leaves via isp2");
         assert.equal(await lab.inbound(2, PINNED_ISP1, 1500), false, "without the rules the reply leaves via isp1");
       } finally {
         // Drift repair: refresh sees the rules gone, up puts them back.
         const refresh = assertSuccess(await pulumi("refresh", "--yes"));
-        assert.match(refresh.output, /2 updated/, describeRun(refresh));
+        assert.match(refresh.output, /4 updated/, describeRun(refresh));
         assertSuccess(await pulumi("up", "--yes"));
       }
       assert.ok(await lab.inbound(1, PINNED_ISP2), "answered again after up repaired the drift");
@@ -173,7 +177,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("e. a second up changes nothing", async () => {
       assertSuccess(await pulumi("preview", "--expect-no-changes"));
       const up = assertSuccess(await pulumi("up", "--yes"));
-      assert.match(up.output, /13 unchanged/);
+      assert.match(up.output, /15 unchanged/);
     });
 
     test("f. changing one weight updates exactly one resource in place, and the split follows", async () => {

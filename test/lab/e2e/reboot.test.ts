@@ -66,6 +66,8 @@ describe("the gateway survives a reboot and a link flap", { concurrency: false }
       "20-table-isp2.sh",
       "30-rule-isp1.sh",
       "30-rule-isp2.sh",
+      "35-mark-isp1.sh",
+      "35-mark-isp2.sh",
       "40-multipath.sh",
       "50-pinned-isp1.sh",
       "50-pinned-isp2.sh",

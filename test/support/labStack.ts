@@ -1,0 +1,50 @@
+// One lab with its own Pulumi stack, for the end-to-end tests: brought up in
+// `before`, destroyed and torn down in `after` (also when a test failed).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse, stringify } from "yaml";
+import { type GatewaySnapshot, type Lab, labUp } from "../../lab/lab";
+import { initLabStack } from "../../lab/pulumiStack";
+import { type RunResult, assertSuccess, REPO_ROOT, runPulumi } from "./cli";
+
+export interface LabStackSession {
+  lab: Lab;
+  /** The gateway before the first up. */
+  pristine: GatewaySnapshot;
+  /** Runs a pulumi command against the lab's stack. */
+  pulumi(...args: string[]): Promise<RunResult>;
+  /** Edits the stack's `multiwan:site` in place. */
+  editSite(edit: (site: Record<string, any>) => void): void;
+  /** Set by the tests once an up succeeded, so `after` destroys. */
+  deployed: boolean;
+  /** Destroys what is deployed and tears the lab down. */
+  close(): Promise<void>;
+}
+
+export async function openLabStack(backend: "nftables" | "iptables"): Promise<LabStackSession> {
+  const lab = await labUp({ nat: backend, guard: true, log: () => {} });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-"));
+  const pristine = await lab.snapshot();
+  const { configFile, env, args } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
+  const session: LabStackSession = {
+    lab,
+    pristine,
+    deployed: false,
+    pulumi: (...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }),
+    editSite(edit) {
+      const doc = parse(fs.readFileSync(configFile, "utf8"));
+      edit(doc.config["multiwan:site"]);
+      fs.writeFileSync(configFile, stringify(doc));
+    },
+    async close() {
+      try {
+        if (session.deployed) assertSuccess(await session.pulumi("destroy", "--yes"));
+      } finally {
+        await lab.down();
+        fs.rmSync(work, { recursive: true, force: true });
+      }
+    },
+  };
+  return session;
+}
