@@ -57,17 +57,15 @@ export function nftBody(name: string, chains: () => NftChain[]): Body<unknown> {
       return [
         `step "nftables table ${name}"`,
         `command -v nft >/dev/null || die "nft (nftables) is not installed"`,
-        `[ "$(nft list table ip ${name} 2>/dev/null)" = "$(cat <<'EOF'`,
+        // Written as nft lists it, so one string is both compared and loaded.
+        `mw_table=$(cat <<'EOF'`,
         table,
         `EOF`,
-        `)" ] || {`,
+        `)`,
+        `if [ "$(nft list table ip ${name} 2>/dev/null)" != "$mw_table" ]; then`,
         `  printf '+ nft -f - (replace table ip ${name})\\n' >&2`,
-        `  nft -f - <<'EOF' || die "nft rejected table ${name}"`,
-        `table ip ${name}`,
-        `delete table ip ${name}`,
-        table,
-        `EOF`,
-        `}`,
+        `  printf 'table ip %s\\ndelete table ip %s\\n%s\\n' ${name} ${name} "$mw_table" | nft -f - || die "nft rejected table ${name}"`,
+        `fi`,
       ];
     },
     remove: () => [

@@ -41,6 +41,8 @@ test("offline preview of the home stack lists every planned resource", async () 
       "home-table-isp2",
       "home-rule-isp1",
       "home-rule-isp2",
+      "home-mark-isp1",
+      "home-mark-isp2",
       "home-multipath",
       "home-pinned-isp2",
       "home-masquerade-isp1",
@@ -49,7 +51,8 @@ test("offline preview of the home stack lists every planned resource", async () 
     ]) {
       assert.match(preview.output, new RegExp(`::${name}\\]`), `${name} is in the preview`);
     }
-    assert.match(preview.output, /\+ 12 to create/);
+    // 12 resources, the component and the stack.
+    assert.match(preview.output, /\+ 14 to create/);
     assert.match(preview.output, /weight\s*: 2/);
     assert.match(preview.output, /"rule 1001: from 192\.168\.1\.1 lookup 101 proto 77"/);
     assert.equal(fs.readFileSync(tracked, "utf8"), before, "the repository's stack file is untouched");
