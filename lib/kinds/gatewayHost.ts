@@ -4,7 +4,18 @@
 // after a reboot or a link flap.
 import { z } from "zod";
 import { factLines } from "../facts/sections";
-import { BOOT_DIR, BOOT_RUNNER, LINK_HOOKS, UNIT_FILE, UNIT_WANTS, renderBootRunner, renderLinkHook, renderUnit } from "../render/boot";
+import {
+  BOOT_DIR,
+  BOOT_RUNNER,
+  LINK_HOOKS,
+  UNDO_DIR,
+  UNIT_FILE,
+  UNIT_WANTS,
+  renderBootRunner,
+  renderLinkHook,
+  renderUnit,
+  undoCopyPath,
+} from "../render/boot";
 import { STATE_DIR } from "../render/paths";
 import { LIB_PATH, PRELUDE, sh } from "../render/shell";
 import type { Kind } from "./kind";
@@ -32,6 +43,10 @@ export const gatewayHostSchema = z.strictObject({
 export type Sysctl = z.infer<typeof sysctl>;
 export type GatewayHostEntry = z.infer<typeof gatewayHostSchema>;
 
+const KEY = "host";
+const BOOT_ORDER = 10;
+/** GatewayHost's own undo record: skipped when undoing the others. */
+const UNDO_COPY = undoCopyPath(BOOT_ORDER, KEY);
 const SYSTEMD_RUNNING = "[ -d /run/systemd/system ] && command -v systemctl >/dev/null";
 const SAVED = `${STATE_DIR}/sysctl`;
 const TABLES_DIR = "/etc/iproute2/rt_tables.d";
@@ -110,18 +125,32 @@ function apply(entry: GatewayHostEntry): string[] {
   ];
 }
 
+/** Removes an empty folder of ours; one that still holds files we did not put there stays, and says so. */
+const removeDirIfEmpty = (dir: string) =>
+  `[ ! -d ${dir} ] || rmdir ${dir} 2>/dev/null || printf 'multiwan: kept %s: it holds files multiwan did not put there\\n' ${dir} >&2`;
+
 const remove = (): string[] => [
+  // First, so an interrupted removal never leaves ip_forward and rp_filter changed.
+  `step "restore original sysctls"`,
+  ...restoreSaved([]),
+  `[ ! -d ${SAVED} ] || run rmdir ${SAVED}`,
+  "",
+  // Resources an interrupted run applied but the state never learned of:
+  // their undo records are the box's own account of what it carries.
+  `step "undo every other resource the box still records, newest first"`,
+  `ls -r ${UNDO_DIR}/*.sh 2>/dev/null | while read -r f; do`,
+  `  [ "$f" != ${UNDO_COPY} ] || continue`,
+  `  printf '+ sh %s\\n' "$f" >&2`,
+  `  sh "$f" </dev/null || printf 'multiwan: %s failed; continuing\\n' "$f" >&2`,
+  `done`,
+  "",
   `step "remove the boot runner, its systemd unit and link hooks"`,
   ...LINK_HOOKS.map((f) => `[ ! -e ${f} ] || run rm -f ${f}`),
   // -L: the link goes even if someone already deleted the unit it points to.
   `[ ! -L ${UNIT_WANTS} ] || run rm -f ${UNIT_WANTS}`,
   ...[UNIT_FILE, BOOT_RUNNER].map((f) => `[ ! -e ${f} ] || run rm -f ${f}`),
   `if ${SYSTEMD_RUNNING}; then run systemctl daemon-reload; fi`,
-  `[ ! -d ${BOOT_DIR} ] || run rmdir ${BOOT_DIR}`,
-  "",
-  `step "restore original sysctls"`,
-  ...restoreSaved([]),
-  `[ ! -d ${SAVED} ] || run rmdir ${SAVED}`,
+  removeDirIfEmpty(BOOT_DIR),
   "",
   `step "remove the table names"`,
   `[ ! -e ${TABLE_NAMES_FILE} ] || run rm -f ${TABLE_NAMES_FILE}`,
@@ -133,17 +162,19 @@ const remove = (): string[] => [
   `  rm -f ${STATE_DIR}/created-iptables-$t`,
   `done`,
   "",
-  `step "remove the shared shell library"`,
+  `step "remove the shared shell library and the undo records"`,
+  `[ ! -e ${UNDO_COPY} ] || run rm -f ${UNDO_COPY}`,
+  removeDirIfEmpty(UNDO_DIR),
   `[ ! -e ${LIB_PATH} ] || run rm -f ${LIB_PATH}`,
-  `[ ! -d ${STATE_DIR} ] || rmdir ${STATE_DIR} 2>/dev/null || true`,
+  removeDirIfEmpty(STATE_DIR),
 ];
 
 export const gatewayHost: Kind<GatewayHostEntry> = {
   schema: gatewayHostSchema,
-  key: () => "host",
+  key: () => KEY,
   id: () => "gateway",
   replaceOn: [],
-  bootOrder: 10,
+  bootOrder: BOOT_ORDER,
   title: () => "GatewayHost",
   apply,
   remove,

@@ -10,6 +10,12 @@ import { STATE_DIR } from "./paths";
 import { sh } from "./shell";
 
 export const BOOT_DIR = `${STATE_DIR}/apply.d`;
+/**
+ * Each resource's remove script, written before its apply changes anything:
+ * the box's own record of what it carries, so GatewayHost's removal can
+ * undo a resource that an interrupted run applied but never recorded.
+ */
+export const UNDO_DIR = `${STATE_DIR}/remove.d`;
 export const BOOT_RUNNER = `${STATE_DIR}/boot.sh`;
 export const UNIT_NAME = "multiwan.service";
 export const UNIT_FILE = `/etc/systemd/system/${UNIT_NAME}`;
@@ -22,6 +28,22 @@ export const DEFAULT_WAIT_SECONDS = 120;
 /** Where a resource's copy goes; the number orders the copies like the resources' dependencies. */
 export function bootCopyPath(order: number, key: string): string {
   return `${BOOT_DIR}/${String(order).padStart(2, "0")}-${key}.sh`;
+}
+
+/** Where a resource keeps its remove script (same name as its boot copy). */
+export function undoCopyPath(order: number, key: string): string {
+  return `${UNDO_DIR}/${String(order).padStart(2, "0")}-${key}.sh`;
+}
+
+/** The steps that record `remove` (a whole script) at `path`, before anything changes. */
+export function recordUndo(path: string, remove: string): string[] {
+  return [
+    `step "record how to undo this in ${path}"`,
+    `run mkdir -p ${UNDO_DIR}`,
+    `write_file ${path} <<'MULTIWAN_UNDO_COPY'`,
+    remove.trimEnd(),
+    `MULTIWAN_UNDO_COPY`,
+  ];
 }
 
 /** The steps that keep `apply` (a whole script) as the boot copy at `path`. */

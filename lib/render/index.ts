@@ -4,7 +4,7 @@
 import { type EntryByKind, type ResourceKind, kindOf } from "../kinds";
 import { canonical } from "../kinds/kind";
 import { factLines, parseFacts } from "../facts/sections";
-import { bootCopyPath, forgetForBoot, keepForBoot } from "./boot";
+import { bootCopyPath, forgetForBoot, keepForBoot, recordUndo, undoCopyPath } from "./boot";
 import { type Scripts, inlinePrelude, sourcedScript } from "./shell";
 
 export function resourceKey<K extends ResourceKind>(kind: K, entry: EntryByKind[K]): string {
@@ -16,28 +16,48 @@ export function bootCopyOf<K extends ResourceKind>(kind: K, entry: EntryByKind[K
   return bootCopyPath(kindOf(kind).bootOrder, resourceKey(kind, entry));
 }
 
+/** Where the resource records its remove script before its apply changes anything. */
+export function undoCopyOf<K extends ResourceKind>(kind: K, entry: EntryByKind[K]): string {
+  return undoCopyPath(kindOf(kind).bootOrder, resourceKey(kind, entry));
+}
+
 /**
  * The scripts as the box keeps them: each sources /etc/multiwan/lib.sh.
- * The apply is the boot copy itself; remove forgets that copy first, so a
- * reboot halfway through a removal does not bring back what is being
- * removed; read also reports whether the copy is there.
+ * The apply is the boot copy itself; remove is the undo record itself: it
+ * forgets the boot copy first, so a reboot halfway through a removal does
+ * not bring back what is being removed, and its own record last, once all
+ * is undone; read also reports whether the boot copy is there.
  */
 export function renderSourced<K extends ResourceKind>(kind: K, entry: EntryByKind[K]): Scripts {
   const k = kindOf(kind);
   const title = k.title(entry);
   const copy = bootCopyOf(kind, entry);
+  const undo = undoCopyOf(kind, entry);
   return {
     apply: sourcedScript(title, "apply", k.apply(entry)),
-    remove: sourcedScript(title, "remove", [...forgetForBoot(copy).slice(1), "", ...k.remove(entry)]),
+    remove: sourcedScript(title, "remove", [
+      ...forgetForBoot(copy).slice(1),
+      "",
+      ...k.remove(entry),
+      "",
+      `step "forget the undo record ${undo}"`,
+      `[ ! -e ${undo} ] || run rm -f ${undo}`,
+    ]),
     read: sourcedScript(title, "read", [...k.read(entry), `fact boot-copy ls ${copy}`]),
   };
 }
 
-/** The scripts the provider runs: self-contained (prelude inlined); apply also keeps itself as the boot copy. */
+/**
+ * The scripts the provider runs: self-contained (prelude inlined). The apply
+ * first records the remove script on the box, then changes the host, then
+ * keeps itself as the boot copy.
+ */
 export function renderScripts<K extends ResourceKind>(kind: K, entry: EntryByKind[K]): Scripts {
+  const k = kindOf(kind);
   const sourced = renderSourced(kind, entry);
+  const recorded = sourcedScript(k.title(entry), "apply", [...recordUndo(undoCopyOf(kind, entry), sourced.remove), "", ...k.apply(entry)]);
   return {
-    apply: [inlinePrelude(sourced.apply).trimEnd(), ...keepForBoot(bootCopyOf(kind, entry), sourced.apply), ""].join("\n"),
+    apply: [inlinePrelude(recorded).trimEnd(), ...keepForBoot(bootCopyOf(kind, entry), sourced.apply), ""].join("\n"),
     remove: inlinePrelude(sourced.remove),
     read: inlinePrelude(sourced.read),
   };

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import type { Plan } from "../../lib/plan";
-import { PRELUDE, bootCopyOf, expectedState, renderScripts, renderSourced, sh, type ResourceKind } from "../../lib/render";
+import { PRELUDE, bootCopyOf, expectedState, renderScripts, renderSourced, sh, undoCopyOf, type ResourceKind } from "../../lib/render";
 import { inlinePrelude } from "../../lib/render/shell";
 import { validateSite } from "../../lib/validate";
 import { KINDS, customSite, invalidFixtures, renderFixtures } from "../fixtures/render/regenerate";
@@ -39,10 +39,12 @@ function body(script: string): string {
   const at = script.indexOf(PRELUDE);
   assert.ok(at >= 0, "every script carries the shared prelude");
   const copy = script.indexOf('\nstep "keep this script for boot as ');
-  // GatewayHost installs the prelude as lib.sh: that copy is the prelude, tested on its own.
+  // GatewayHost installs the prelude as lib.sh: that copy is the prelude, tested
+  // on its own; the undo record an apply writes first is its remove script.
   return script
     .slice(at + PRELUDE.length, copy < 0 ? undefined : copy)
-    .replace(/<<'MULTIWAN_LIB'\n[\s\S]*?\nMULTIWAN_LIB\n/, "<<'MULTIWAN_LIB'\n");
+    .replace(/<<'MULTIWAN_LIB'\n[\s\S]*?\nMULTIWAN_LIB\n/, "<<'MULTIWAN_LIB'\n")
+    .replace(/\nstep "record how to undo this in \S+"\n[\s\S]*?\nMULTIWAN_UNDO_COPY\n/, "\n");
 }
 const lines = (text: string) => text.split("\n");
 
@@ -113,7 +115,7 @@ describe("render fixtures: renderSourced(kind, entry) is exactly the fixture", (
       const sourced = renderSourced(r.resource.kind, r.resource.entry as never);
       assert.ok(sourced.apply.includes("\n. /etc/multiwan/lib.sh\n"), r.name);
       assert.ok(r.remove === inlinePrelude(sourced.remove) && r.read === inlinePrelude(sourced.read), r.name);
-      assert.ok(r.apply.startsWith(inlinePrelude(sourced.apply).trimEnd()), r.name);
+      assert.ok(r.apply.includes(inlinePrelude(sourced.apply).split(PRELUDE)[1].trimEnd()), `${r.name}: the kept steps are the steps sent`);
       assert.ok(!r.read.includes(". /etc/multiwan/lib.sh"), "sent scripts never depend on the box's lib.sh");
     }
   });
@@ -435,10 +437,21 @@ describe("boot copies: every apply keeps itself for the boot runner", () => {
       const { kind, entry } = r.resource;
       const kept = renderSourced(kind, entry as never);
       const copy = bootCopyOf(kind, entry as never);
+      const undo = undoCopyOf(kind, entry as never);
+      const [header, steps] = kept.apply.split("\n. /etc/multiwan/lib.sh\n");
       assert.equal(
         r.apply,
         [
-          inlinePrelude(kept.apply).trimEnd(),
+          header,
+          PRELUDE,
+          "",
+          // Recorded before anything changes: the box can always undo what it carries.
+          `step "record how to undo this in ${undo}"`,
+          `run mkdir -p /etc/multiwan/remove.d`,
+          `write_file ${undo} <<'MULTIWAN_UNDO_COPY'`,
+          kept.remove.trimEnd(),
+          "MULTIWAN_UNDO_COPY",
+          steps.trimEnd(),
           "",
           `step "keep this script for boot as ${copy}"`,
           `run mkdir -p /etc/multiwan/apply.d`,
