@@ -12,7 +12,6 @@ import type {
   PolicyRuleEntry,
   PortForwardsEntry,
   RoutingTableEntry,
-  Sysctl,
 } from "./kinds";
 import type { Preflight } from "./render/preflight";
 import { type Site, markPriority, parseForwardTarget, uplinkMark, uplinkPriority, uplinkTable } from "./schema";
@@ -31,7 +30,6 @@ export type {
   PortForwardsEntry,
   Route,
   RoutingTableEntry,
-  Sysctl,
 } from "./kinds";
 export type { Preflight } from "./render/preflight";
 
@@ -100,16 +98,8 @@ export function planSite(site: Site): Plan {
     )
     .filter((p) => p.destinations.length > 0);
 
-  const sysctl = (name: string, value: string | number): Sysctl => ({
-    name,
-    path: `/proc/sys/${name.replace(/\./g, "/")}`,
-    value: String(value),
-  });
-  const perInterface = (iface: string, key: string, value: number): Sysctl => ({
-    name: `net.ipv4.conf.${iface.replace(/\./g, "/")}.${key}`,
-    path: `/proc/sys/net/ipv4/conf/${iface}/${key}`,
-    value: String(value),
-  });
+  /** `sysctl`'s own name for a per-interface setting: a dot in the interface name becomes "/". */
+  const perInterface = (iface: string, key: string) => `net.ipv4.conf.${iface.replace(/\./g, "/")}.${key}`;
 
   const interfaces = [
     { name: site.lan.interface, address: site.lan.address },
@@ -121,19 +111,19 @@ export function planSite(site: Site): Plan {
       protocol,
       interfaces,
       tableNames: [...uplinks.map((u) => ({ id: u.tableId, name: u.name })), { id: site.routing.table, name: MULTIPATH_TABLE_NAME }],
-      sysctls: [
-        sysctl("net.ipv4.ip_forward", 1),
-        sysctl("net.ipv4.fib_multipath_hash_policy", site.routing.hashPolicy),
+      sysctls: Object.fromEntries([
+        ["net.ipv4.ip_forward", "1"],
+        ["net.ipv4.fib_multipath_hash_policy", String(site.routing.hashPolicy)],
         // Skip nexthops whose neighbour (the ISP router) does not answer ARP.
-        sysctl("net.ipv4.fib_multipath_use_neigh", 1),
+        ["net.ipv4.fib_multipath_use_neigh", "1"],
         ...uplinks.flatMap((u) => [
           // Strict reverse-path filtering drops replies that arrive on the
           // "other" uplink; loose mode (2) keeps spoofing protection.
-          perInterface(u.interface, "rp_filter", 2),
+          [perInterface(u.interface, "rp_filter"), "2"],
           // Do not pick a nexthop whose link is down.
-          perInterface(u.interface, "ignore_routes_with_linkdown", 1),
+          [perInterface(u.interface, "ignore_routes_with_linkdown"), "1"],
         ]),
-      ],
+      ]),
     },
     tables,
     rules: uplinks.map((u) => ({

@@ -21,32 +21,49 @@ import { LIB_PATH, PRELUDE, sh } from "../render/shell";
 import type { Kind } from "./kind";
 import { interfaceAddress, interfaceName, protocolNumber, tableId, uplinkName } from "./fields";
 
-const sysctl = z.strictObject({
-  /** As `sysctl` names it, e.g. net.ipv4.conf.eth1.rp_filter. */
-  name: z.string().regex(/^net\.ipv4\.[A-Za-z0-9_.=+/-]+$/, { error: "must be a net.ipv4 sysctl" }),
-  /** Path under /proc/sys (interface names may contain dots, so not derived from name). */
-  path: z
-    .string()
-    .regex(/^\/proc\/sys\/net\/ipv4\/[A-Za-z0-9_.=+/-]+$/, { error: "must be a path under /proc/sys/net/ipv4" })
-    .refine((p) => !p.split("/").includes(".."), { error: "must not contain .." }),
-  value: z.string().regex(/^[0-9]{1,3}$/, { error: "must be a small whole number" }),
-});
+/**
+ * A sysctl as `sysctl` names it: dots between the parts, and "/" for a dot
+ * inside an interface name (net.ipv4.conf.eth1/7.rp_filter), so the /proc
+ * path is the name with the two swapped.
+ */
+export function sysctlPath(name: string): string {
+  return `/proc/sys/${name.replace(/[./]/g, (c) => (c === "." ? "/" : "."))}`;
+}
+
+const sysctlName = z
+  .string()
+  .regex(/^net\.ipv4\.[A-Za-z0-9_.=+/-]+$/, { error: "must be a net.ipv4 sysctl" })
+  .refine(
+    (n) =>
+      sysctlPath(n)
+        .split("/")
+        .slice(1)
+        .every((part) => part !== "" && part !== "." && part !== ".."),
+    {
+      error: "must name a file under /proc/sys/net/ipv4",
+    },
+  );
+const sysctlValue = z.string().regex(/^[0-9]{1,3}$/, { error: "must be a small whole number" });
 
 export const gatewayHostSchema = z.strictObject({
   protocol: protocolNumber,
   /** Written to /etc/iproute2/rt_tables.d/multiwan.conf so `ip` shows names. */
   tableNames: z.array(z.strictObject({ id: tableId, name: z.union([uplinkName, z.literal("multiwan")]) })),
-  sysctls: z.array(sysctl),
+  /** name -> value, e.g. { "net.ipv4.ip_forward": "1" }. */
+  sysctls: z.record(sysctlName, sysctlValue),
   /** What the boot runner waits for before it re-applies (late DHCP or USB modems). */
   interfaces: z.array(z.strictObject({ name: interfaceName, address: interfaceAddress })).min(1),
 });
-export type Sysctl = z.infer<typeof sysctl>;
 export type GatewayHostEntry = z.infer<typeof gatewayHostSchema>;
 
 const KEY = "host";
 const BOOT_ORDER = 10;
 /** GatewayHost's own undo record: skipped when undoing the others. */
 const UNDO_COPY = undoCopyPath(BOOT_ORDER, KEY);
+/** The entry's sysctls with their /proc paths. */
+const sysctlsOf = (entry: GatewayHostEntry) =>
+  Object.entries(entry.sysctls).map(([name, value]) => ({ name, value, path: sysctlPath(name) }));
+
 const SYSTEMD_RUNNING = "[ -d /run/systemd/system ] && command -v systemctl >/dev/null";
 const SAVED = `${STATE_DIR}/sysctl`;
 const TABLES_DIR = "/etc/iproute2/rt_tables.d";
@@ -90,10 +107,10 @@ function apply(entry: GatewayHostEntry): string[] {
     `}`,
     `step "set sysctls (originals saved in ${SAVED})"`,
     `run mkdir -p ${SAVED}`,
-    ...entry.sysctls.map((s) => `mw_sysctl ${sh(s.name)} ${sh(s.path)} ${sh(s.value)}`),
+    ...sysctlsOf(entry).map((s) => `mw_sysctl ${sh(s.name)} ${sh(s.path)} ${sh(s.value)}`),
     "",
     `step "restore sysctls no longer managed"`,
-    ...restoreSaved(entry.sysctls.map((s) => savedName(s.path))),
+    ...restoreSaved(sysctlsOf(entry).map((s) => savedName(s.path))),
     "",
     `step "name the routing tables in ${TABLE_NAMES_FILE}"`,
     `if [ ! -d ${TABLES_DIR} ]; then run mkdir -p ${TABLES_DIR}; : >${STATE_DIR}/created-rt_tables.d; fi`,
@@ -180,7 +197,7 @@ export const gatewayHost: Kind<GatewayHostEntry> = {
   remove,
   read: (entry) => [
     `mw_sysctls() {`,
-    ...entry.sysctls.map((s) => `  [ ! -e ${sh(s.path)} ] || printf '%s=%s\\n' ${sh(s.name)} "$(cat ${sh(s.path)})"`),
+    ...sysctlsOf(entry).map((s) => `  [ ! -e ${sh(s.path)} ] || printf '%s=%s\\n' ${sh(s.name)} "$(cat ${sh(s.path)})"`),
     `}`,
     `fact sysctls mw_sysctls`,
     `fact table-names cat ${TABLE_NAMES_FILE}`,
@@ -188,7 +205,7 @@ export const gatewayHost: Kind<GatewayHostEntry> = {
     `fact files mw_files`,
   ],
   expected: (entry) => [
-    ...entry.sysctls.map((s) => `sysctl ${s.name}=${s.value}`),
+    ...sysctlsOf(entry).map((s) => `sysctl ${s.name}=${s.value}`),
     ...entry.tableNames.map((t) => `table ${t.id} ${t.name}`),
     `file ${BOOT_RUNNER}`,
     `file ${LIB_PATH}`,

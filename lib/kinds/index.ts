@@ -45,7 +45,7 @@ export function entrySchema<K extends ResourceKind>(kind: K): z.ZodType<EntryByK
 export type { Kind } from "./kind";
 export type { ConnectionMarkEntry } from "./connectionMark";
 export type { ForwardEntry } from "./forward";
-export type { GatewayHostEntry, Sysctl } from "./gatewayHost";
+export type { GatewayHostEntry } from "./gatewayHost";
 export type { MasqueradeEntry } from "./masquerade";
 export type { MultipathEntry, Nexthop } from "./multipath";
 export type { PinnedRoutesEntry } from "./pinnedRoutes";

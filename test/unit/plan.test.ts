@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { planSite, trafficShares, type Plan } from "../../lib/plan";
 import { planResources } from "../../lib/resources";
+import { sysctlPath } from "../../lib/kinds/gatewayHost";
 import { renderScripts } from "../../lib/render";
 import { editedSite, renderAll, stackPlan, validSite } from "../support/fixtures";
 
@@ -114,7 +115,7 @@ describe("home: the seed post's site, corrected", () => {
       { id: 200, name: "multiwan" },
     ]);
     assert.deepEqual(
-      plan.host.sysctls.map((s) => `${s.name}=${s.value}`),
+      Object.entries(plan.host.sysctls).map(([name, value]) => `${name}=${value}`),
       [
         "net.ipv4.ip_forward=1",
         "net.ipv4.fib_multipath_hash_policy=1",
@@ -125,7 +126,7 @@ describe("home: the seed post's site, corrected", () => {
         "net.ipv4.conf.eth2.ignore_routes_with_linkdown=1",
       ],
     );
-    for (const s of plan.host.sysctls) assert.equal(s.path, `/proc/sys/${s.name.replace(/\./g, "/")}`);
+    for (const name of Object.keys(plan.host.sysctls)) assert.equal(sysctlPath(name), `/proc/sys/${name.replace(/\./g, "/")}`);
     assert.deepEqual(plan.preflight, {
       interfaces: [
         { name: "eth0", address: "192.168.3.100/24" },
@@ -237,11 +238,8 @@ describe("planner details", () => {
         }),
       ),
     );
-    assert.ok(
-      plan.host.sysctls.some(
-        (s) => s.name === "net.ipv4.conf.eth1/100.rp_filter" && s.path === "/proc/sys/net/ipv4/conf/eth1.100/rp_filter",
-      ),
-    );
+    assert.equal(plan.host.sysctls["net.ipv4.conf.eth1/100.rp_filter"], "2");
+    assert.equal(sysctlPath("net.ipv4.conf.eth1/100.rp_filter"), "/proc/sys/net/ipv4/conf/eth1.100/rp_filter");
   });
 
   test("routing numbers flow into every entry", () => {
@@ -276,7 +274,7 @@ describe("planner details", () => {
     );
     assert.deepEqual([plan.multipath.table, plan.multipath.mainPriority, plan.multipath.multipathPriority], [250, 31000, 31100]);
     assert.equal(plan.pinned[0].table, 250);
-    assert.equal(plan.host.sysctls.find((s) => s.name === "net.ipv4.fib_multipath_hash_policy")?.value, "0");
+    assert.equal(plan.host.sysctls["net.ipv4.fib_multipath_hash_policy"], "0");
     assert.deepEqual(plan.host.tableNames.at(-1), { id: 250, name: "multiwan" });
   });
 });

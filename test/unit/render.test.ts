@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import type { Plan } from "../../lib/plan";
 import { PRELUDE, bootCopyOf, expectedState, renderScripts, renderSourced, sh, undoCopyOf, type ResourceKind } from "../../lib/render";
+import { sysctlPath } from "../../lib/kinds/gatewayHost";
 import { inlinePrelude } from "../../lib/render/shell";
 import { validateSite } from "../../lib/validate";
 import { KINDS, customSite, invalidFixtures, renderFixtures } from "../fixtures/render/regenerate";
@@ -186,8 +187,8 @@ describe("apply: already present -> no change (structurally)", () => {
       const b = body(r.apply);
       assert.match(b, /\[ "\$\(cat "\$2"\)" = "\$3" \] \|\| \{ printf '\+ sysctl -w %s=%s\\n' "\$1" "\$3" >&2; echo "\$3" >"\$2"; \}/);
       assert.match(b, /\[ -e "\$mw_saved" \] \|\| cat "\$2" >"\$mw_saved"/, "the original is saved once, never overwritten");
-      for (const s of entry.sysctls)
-        assert.ok(lines(b).includes(`mw_sysctl ${sh(s.name)} ${sh(s.path)} ${sh(s.value)}`), `${r.name}: ${s.name}`);
+      for (const [name, value] of Object.entries(entry.sysctls))
+        assert.ok(lines(b).includes(`mw_sysctl ${sh(name)} ${sh(sysctlPath(name))} ${sh(value)}`), `${r.name}: ${name}`);
       const writesToProc = lines(b).filter((l) => /\/proc\//.test(l) && />/.test(l));
       assert.deepEqual(writesToProc, [], "no direct writes to /proc outside mw_sysctl");
       assert.ok(
