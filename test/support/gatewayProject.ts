@@ -58,20 +58,22 @@ export function gatewayProject(opts: GatewayProjectOptions = {}): GatewayProject
       }
       return assertSuccess(r);
     },
-    editSite(stack, edit) {
-      const doc = YAML.parseDocument(fs.readFileSync(stackFile(stack), "utf8"));
-      const site = doc.getIn(["config", "multiwan:site"]) as YAML.YAMLMap;
-      const plain = site.toJSON() as Record<string, any>;
-      edit(plain);
-      doc.setIn(["config", "multiwan:site"], doc.createNode(plain));
-      fs.writeFileSync(stackFile(stack), doc.toString());
-    },
+    editSite: (stack, edit) => editStackSite(stackFile(stack), edit),
     async exportState(stack) {
       return JSON.parse((await self.pulumi(["stack", "export", "--stack", stack])).stdout);
     },
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
   return self;
+}
+
+/** Edits a stack file's `multiwan:site` in place, keeping the rest (its salt, its secrets). */
+export function editStackSite(file: string, edit: (site: Record<string, any>) => void): void {
+  const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+  const plain = (doc.getIn(["config", "multiwan:site"]) as YAML.YAMLMap).toJSON() as Record<string, any>;
+  edit(plain);
+  doc.setIn(["config", "multiwan:site"], doc.createNode(plain));
+  fs.writeFileSync(file, doc.toString());
 }
 
 /** Points the project at a program and a plugin folder (both absolute). */
