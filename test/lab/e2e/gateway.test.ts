@@ -77,7 +77,8 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("a. up applies exactly the planned rules, routes, NAT and sysctls", async () => {
       const up = assertSuccess(await pulumi("up", "--yes"));
       deployed = true;
-      assert.match(up.output, /13 created/);
+      // The stack, the gateway, its multiwan provider and 11 resources.
+      assert.match(up.output, /14 created/);
       const snap = await lab.snapshot();
       assert.equal(
         snap.rules,
@@ -173,7 +174,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("e. a second up changes nothing", async () => {
       assertSuccess(await pulumi("preview", "--expect-no-changes"));
       const up = assertSuccess(await pulumi("up", "--yes"));
-      assert.match(up.output, /13 unchanged/);
+      assert.match(up.output, /14 unchanged/);
     });
 
     test("f. changing one weight updates exactly one resource in place, and the split follows", async () => {
