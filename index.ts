@@ -8,7 +8,7 @@ import { MultiWanGateway } from "./components/gateway";
 import type { Site } from "./lib/schema";
 import { SiteValidationError, parseSiteOrThrow } from "./lib/validate";
 
-export { MultiWanGateway, GatewayResource } from "./components/gateway";
+export { MultiWanGateway, GatewayProvider, GatewayResource } from "./components/gateway";
 export type { MultiWanGatewayArgs, UplinkSummary } from "./components/gateway";
 export { parseSiteOrThrow, validateSite, SiteValidationError } from "./lib/validate";
 export type { Site, SiteInput } from "./lib/schema";
@@ -27,7 +27,10 @@ export default async function multiwan() {
   const gateway = new MultiWanGateway(stack, { site, privateKey: config.getSecret("sshPrivateKey") });
   return {
     gateway: `${site.host.user}@${site.host.address}:${site.host.port}`,
-    uplinks: gateway.uplinks,
+    // One line per uplink: the stack outputs close every preview a reviewer reads.
+    uplinks: gateway.uplinks.map(
+      (u) => `${u.name}: ${u.interface}, table ${u.table}, rule ${u.rulePriority}, ${u.share} of new connections`,
+    ),
     pinnedRoutes: gateway.pinnedRoutes,
   };
 }

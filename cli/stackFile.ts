@@ -23,6 +23,11 @@ export function readStackFile(file: string): StackFile {
     const code = (err as NodeJS.ErrnoException).code;
     throw new StackFileError(code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read (${code ?? String(err)})`);
   }
+  return parseStackFile(text, file);
+}
+
+/** The stack file's text (e.g. from `git show <ref>:<file>`); `file` names it in messages and gives the stack's name. */
+export function parseStackFile(text: string, file: string): StackFile {
   let doc: unknown;
   try {
     doc = parse(text, { prettyErrors: false });

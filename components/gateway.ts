@@ -2,7 +2,7 @@
 // children named after the gateway so two sites in one program never collide.
 // Wiring only: planning and rendering happen in lib/, applying in provider/.
 import * as pulumi from "@pulumi/pulumi";
-import { planSite, trafficShares } from "../lib/plan";
+import { type Preflight, planSite, trafficShares } from "../lib/plan";
 import type { ResourceKind } from "../lib/render";
 import { planResources } from "../lib/resources";
 import type { Site } from "../lib/schema";
@@ -24,6 +24,27 @@ export interface UplinkSummary {
   share: string;
 }
 
+/**
+ * The `multiwan` provider of one gateway: how to reach it (the private key as
+ * a secret) and what the preflight checks there before the first change of a
+ * run. Its resources carry none of this, so a changed address, port or key is
+ * an update of the provider alone.
+ */
+export class GatewayProvider extends pulumi.ProviderResource {
+  constructor(name: string, site: Site, preflight: Preflight, privateKey: pulumi.Input<string> | undefined, opts?: pulumi.ResourceOptions) {
+    const props: pulumi.Inputs = {
+      address: site.host.address,
+      port: site.host.port,
+      user: site.host.user,
+      hostKey: site.host.hostKey,
+      insecureIgnoreHostKey: site.host.insecureIgnoreHostKey,
+      privateKey: privateKey === undefined ? undefined : pulumi.secret(privateKey),
+      preflight,
+    };
+    super("multiwan", name, props, opts);
+  }
+}
+
 /** One resource of the multiwan provider (type `multiwan:index:<kind>`). */
 export class GatewayResource extends pulumi.CustomResource {
   /** The exact script that `pulumi destroy` runs to remove this resource. */
@@ -37,6 +58,8 @@ export class GatewayResource extends pulumi.CustomResource {
 }
 
 export class MultiWanGateway extends pulumi.ComponentResource {
+  /** The gateway's own `multiwan` provider, which every child uses. */
+  readonly provider: GatewayProvider;
   /** Every child by its key ("host", "table-isp1", "rule-isp1", "multipath", ...). */
   readonly resources: Record<string, GatewayResource> = {};
   readonly uplinks: UplinkSummary[];
@@ -50,21 +73,13 @@ export class MultiWanGateway extends pulumi.ComponentResource {
       pulumi.log.warn(`${name}: host.insecureIgnoreHostKey is set: the SSH host key of ${site.host.address} is not verified`, this);
     }
     const plan = planSite(site);
-    const connection = {
-      address: site.host.address,
-      port: site.host.port,
-      user: site.host.user,
-      hostKey: site.host.hostKey,
-      insecureIgnoreHostKey: site.host.insecureIgnoreHostKey,
-      privateKey: args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey),
-    };
+    this.provider = new GatewayProvider(name, site, plan.preflight, args.privateKey, { parent: this });
     for (const planned of planResources(plan)) {
-      this.resources[planned.key] = new GatewayResource(
-        planned.kind,
-        `${name}-${planned.key}`,
-        { connection, preflight: plan.preflight, ...planned.entry },
-        { parent: this, dependsOn: planned.dependsOn.map((key) => this.resources[key]) },
-      );
+      this.resources[planned.key] = new GatewayResource(planned.kind, `${name}-${planned.key}`, planned.entry, {
+        parent: this,
+        provider: this.provider,
+        dependsOn: planned.dependsOn.map((key) => this.resources[key]),
+      });
     }
 
     const shares = trafficShares(plan.multipath);

@@ -1,29 +1,51 @@
 // The resource lifecycle shared by every type: check and diff are pure (no
 // host is contacted, so a preview runs anywhere); create, update, delete and
 // read render the entry's scripts and run them through the session pool.
+//
+// Which host, and what the preflight checks there, comes from the provider's
+// configuration (provider/config.ts). Resources written before the explicit
+// provider carry their own `connection` and `preflight` (LEGACY_KEYS): they
+// are used until the next `up` moves the resource to its gateway's provider,
+// an update that changes nothing on the box.
 import type * as provider from "@pulumi/pulumi/provider";
 import type { z } from "zod";
 import { type EntryByKind, type ResourceKind, type Scripts, expectedState, kindOf, parseState, renderScripts } from "../lib/render";
 import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { formatPath } from "../lib/schema";
+import type { ProviderConfig } from "./config";
 import { connectionSchema, describeTarget, toConnection } from "./connection";
 import { PreflightGate } from "./preflight";
+import { type DiffResult, detailedDiffOf, topLevel } from "./propertyDiff";
 import { reveal, unwrapSecret } from "./secrets";
 import { type Connection, ScriptError, type SshPool } from "./ssh";
 
-/** Inputs besides the entry's own fields. */
-const FRAME_KEYS = ["connection", "preflight", "kernelState"] as const;
+/** Inputs of resources written before the explicit provider; now its configuration. */
+const LEGACY_KEYS = ["connection", "preflight"] as const;
+/** The desired kernel state: an input once the resource exists, compared with what `read` finds. */
+export const KERNEL_STATE = "kernelState";
 /** Outputs besides the inputs. */
 export const REMOVE_SCRIPT = "removeScript";
+const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT];
 
 type Props = Record<string, unknown>;
 
 export function entryOf<K extends ResourceKind>(_kind: K, props: Props): EntryByKind[K] {
   const entry: Props = {};
   for (const [k, v] of Object.entries(props)) {
-    if (!(FRAME_KEYS as readonly string[]).includes(k) && k !== REMOVE_SCRIPT) entry[k] = reveal(v); // a field marked secret arrives wrapped
+    if (!FRAME_KEYS.includes(k)) entry[k] = reveal(v); // a field marked secret arrives wrapped
   }
   return entry as unknown as EntryByKind[K];
+}
+
+/** What the box is asked to hold: the entry's fields and the kernel state they imply. */
+function boxState(kind: ResourceKind, props: Props): Props {
+  const state: Props = { ...(entryOf(kind, props) as Props) };
+  if (props[KERNEL_STATE] !== undefined) state[KERNEL_STATE] = props[KERNEL_STATE];
+  return state;
+}
+
+function legacyFrame(props: Props): Props {
+  return Object.fromEntries(LEGACY_KEYS.filter((k) => props[k] !== undefined).map((k) => [k, props[k]]));
 }
 
 function failures(prefix: string, error: z.ZodError): provider.CheckFailure[] {
@@ -35,30 +57,57 @@ function failures(prefix: string, error: z.ZodError): provider.CheckFailure[] {
   });
 }
 
-export function check<K extends ResourceKind>(kind: K, news: Props): provider.CheckResult {
+/**
+ * Validates the entry (and a legacy resource's own connection and preflight).
+ * Once the resource exists (`olds` is its state), the kernel state its entry
+ * implies joins the inputs: `read` reports the live state in the same field,
+ * so refresh shows drift and the next up repairs it. A create leaves it out,
+ * so a first preview shows each resource once, as its entry.
+ */
+export function check<K extends ResourceKind>(kind: K, olds: Props | undefined, news: Props): provider.CheckResult {
   const found: provider.CheckFailure[] = [];
-  // Nested secrets (privateKey) or the whole connection marked secret: validate the plain values.
-  const conn = (reveal(news.connection) ?? {}) as Props;
-  const connResult = connectionSchema.safeParse({ ...conn, privateKey: unwrapSecret(conn.privateKey) });
-  if (!connResult.success) found.push(...failures("connection", connResult.error));
-  const preflight = preflightSchema.safeParse(reveal(news.preflight));
-  if (!preflight.success) found.push(...failures("preflight", preflight.error));
+  if (news.connection !== undefined) {
+    // Nested secrets (privateKey) or the whole connection marked secret: validate the plain values.
+    const conn = (reveal(news.connection) ?? {}) as Props;
+    const connResult = connectionSchema.safeParse({ ...conn, privateKey: unwrapSecret(conn.privateKey) });
+    if (!connResult.success) found.push(...failures("connection", connResult.error));
+  }
+  if (news.preflight !== undefined) {
+    const preflight = preflightSchema.safeParse(reveal(news.preflight));
+    if (!preflight.success) found.push(...failures("preflight", preflight.error));
+  }
   const entry = kindOf(kind).schema.safeParse(entryOf(kind, news));
   if (!entry.success) found.push(...failures("", entry.error));
   if (found.length > 0 || !entry.success) return { inputs: news, failures: found };
-  // The desired kernel state joins the inputs: `read` reports the live state
-  // in the same field, so refresh shows drift and the next up repairs it.
-  return { inputs: { ...news, kernelState: expectedState(kind, entry.data) } };
+  const { [KERNEL_STATE]: _stale, ...inputs } = news;
+  const exists = olds !== undefined && Object.keys(olds).length > 0;
+  return { inputs: exists ? { ...inputs, [KERNEL_STATE]: expectedState(kind, entry.data) } : inputs };
 }
 
-export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props): provider.DiffResult {
-  const fields = [...Object.keys(entryOf(kind, news)), ...Object.keys(entryOf(kind, olds)), "kernelState"];
-  const changed = [...new Set(fields)].filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-  const connectionChanged = JSON.stringify(reveal(olds.connection)) !== JSON.stringify(reveal(news.connection));
-  const replaces = changed.filter((k) => (kindOf(kind).replaceOn as readonly string[]).includes(k));
+/**
+ * Field by field against the stored outputs. An entry field in the kind's
+ * `replaceOn` replaces the resource; every other change updates it in place.
+ * A legacy connection or preflight that changes or moves to the provider is
+ * an update that touches nothing on the box.
+ */
+export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props): DiffResult {
+  const replaceOn = kindOf(kind).replaceOn as readonly string[];
+  const detailedDiff = {
+    ...detailedDiffOf(boxState(kind, olds), boxState(kind, news), replaceOn),
+    ...detailedDiffOf(legacyFrame(olds), legacyFrame(news), []),
+  };
+  // The kernel state is compared with the outputs: after a refresh they hold what the box really has.
+  for (const [path, d] of Object.entries(detailedDiff)) if (topLevel(path) === KERNEL_STATE) d.inputDiff = false;
+  const diffs = [...new Set(Object.keys(detailedDiff).map(topLevel))];
+  const replaces = diffs.filter((k) => replaceOn.includes(k));
+  // A replacement is a new resource, checked afresh without the old kernel
+  // state: show the fields that force it, not a kernel state "deleted".
+  if (replaces.length > 0) for (const path of Object.keys(detailedDiff)) if (topLevel(path) === KERNEL_STATE) delete detailedDiff[path];
   return {
-    changes: changed.length > 0 || connectionChanged,
+    changes: diffs.length > 0,
     replaces,
+    diffs,
+    detailedDiff,
     // Old and new would clash on the host (same priority, table or nft table):
     // remove the old state before adding the new.
     deleteBeforeReplace: replaces.length > 0,
@@ -67,33 +116,57 @@ export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props):
 
 export class Lifecycle {
   private readonly gate: PreflightGate;
+  /** The explicit provider's; undefined for the default provider (legacy resources bring their own). */
+  private config: ProviderConfig | undefined;
 
   constructor(private readonly pool: SshPool) {
     this.gate = new PreflightGate(pool);
   }
 
+  configure(config: ProviderConfig | undefined): void {
+    this.config = config;
+  }
+
+  /** Where a resource lives: the provider's host, else (a resource not yet migrated) its own connection. */
+  private connectionFor(props: Props): Connection {
+    if (this.config) return this.config.connection;
+    if (props.connection === undefined) {
+      throw new Error("no gateway to connect to: give the multiwan provider its host (MultiWanGateway creates one per gateway)");
+    }
+    return toConnection(reveal(props.connection));
+  }
+
+  private preflightFor(props: Props): Preflight {
+    return this.config?.preflight ?? (reveal(props.preflight) as Preflight);
+  }
+
   async create<K extends ResourceKind>(kind: K, name: string, inputs: Props): Promise<provider.CreateResult> {
     // A create must be all or nothing: a failed apply takes back whatever part applied.
     const scripts = await this.apply(kind, name, inputs, (s) => ({ script: s.remove, step: `remove the partial ${kind} ${name}` }));
-    return { id: kindOf(kind).id(entryOf(kind, inputs)), outs: { ...inputs, [REMOVE_SCRIPT]: scripts.remove } };
+    const entry = entryOf(kind, inputs);
+    return {
+      id: kindOf(kind).id(entry),
+      outs: { ...inputs, [KERNEL_STATE]: expectedState(kind, entry), [REMOVE_SCRIPT]: scripts.remove },
+    };
   }
 
   async update<K extends ResourceKind>(kind: K, name: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
-    const onlyConnection = !diff(kind, olds, { ...news, connection: olds.connection }).changes;
-    if (onlyConnection) {
-      // Nothing changes on the host; the state just learns the new connection.
-      return { outs: { ...news, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
+    const kernelState = news[KERNEL_STATE] ?? expectedState(kind, entryOf(kind, news));
+    const boxChanges = detailedDiffOf(boxState(kind, olds), boxState(kind, { ...news, [KERNEL_STATE]: kernelState }), []);
+    if (Object.keys(boxChanges).length === 0) {
+      // Only how we reach the box changed (or moved to the provider): the state learns it, the box is untouched.
+      return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
     }
     // A failed apply puts back the previous state rather than leave it half-changed.
     const scripts = await this.apply(kind, name, news, () => ({
       script: renderScripts(kind, entryOf(kind, olds)).apply,
       step: `restore the previous ${kind} ${name}`,
     }));
-    return { outs: { ...news, [REMOVE_SCRIPT]: scripts.remove } };
+    return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: scripts.remove } };
   }
 
   async delete(kind: ResourceKind, name: string, props: Props): Promise<void> {
-    const conn = toConnection(reveal(props.connection));
+    const conn = this.connectionFor(props);
     // The stored script: it undoes what was applied, even if the renderer changed since.
     const script =
       typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
@@ -101,7 +174,7 @@ export class Lifecycle {
   }
 
   async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {
-    const conn = toConnection(reveal(props.connection));
+    const conn = this.connectionFor(props);
     const entry = entryOf(kind, props);
     const result = await this.pool.runChecked(conn, renderScripts(kind, entry).read, `read ${kind} ${name}`);
     const kernelState = parseState(kind, entry, result.stdout);
@@ -117,8 +190,8 @@ export class Lifecycle {
     props: Props,
     undo: (scripts: Scripts) => { script: string; step: string },
   ): Promise<Scripts> {
-    const conn = toConnection(reveal(props.connection));
-    await this.gate.ensure(conn, reveal(props.preflight) as Preflight);
+    const conn = this.connectionFor(props);
+    await this.gate.ensure(conn, this.preflightFor(props));
     const scripts = renderScripts(kind, entryOf(kind, props));
     try {
       await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);

@@ -1,14 +1,28 @@
-// Entry point of the plugin `pulumi-resource-multiwan` (provider/bin).
-import { main } from "@pulumi/pulumi/provider";
+// Entry point of the plugin `pulumi-resource-multiwan` (provider/bin): serve
+// the ResourceProvider protocol and tell the engine the port, which must be
+// the first (and only) line on stdout.
 import { MultiwanProvider } from "./provider";
+import { ProviderServer } from "./server";
 
-const instance = new MultiwanProvider();
-// The engine ends a provider by closing its stdin / signalling; close the SSH
-// connections so the gateway's sshd sees a clean disconnect.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => void instance.pool.close().finally(() => process.exit(0)));
+async function main(): Promise<void> {
+  const instance = new MultiwanProvider();
+  const server = await new ProviderServer(instance).listen();
+  // The engine ends a provider by signalling it; close the SSH connections so
+  // the gateway's sshd sees a clean disconnect.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(
+      signal,
+      () =>
+        void instance.pool.close().finally(() => {
+          server.close();
+          process.exit(0);
+        }),
+    );
+  }
+  process.stdout.write(`${server.port}\n`);
 }
-main(instance, process.argv.slice(2)).catch((err) => {
+
+main().catch((err) => {
   console.error(`multiwan provider failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

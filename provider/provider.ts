@@ -1,11 +1,15 @@
 // The multiwan provider: a thin dispatcher from the engine's calls to the
-// shared lifecycle, keyed by the resource type in the URN. SSH lives in one
-// session pool per provider process, closed when the engine shuts us down.
+// shared lifecycle, keyed by the resource type in the URN, and to the
+// provider configuration (provider/config.ts). SSH lives in one session pool
+// per provider process, closed when the engine shuts us down. The gRPC layer
+// (provider/server.ts) converts the engine's messages to and from these calls.
 import fs from "node:fs";
 import path from "node:path";
 import type * as provider from "@pulumi/pulumi/provider";
 import { type ResourceKind, isResourceKind } from "../lib/render";
+import { type ConfigFailure, checkConfig, diffConfig, parseConfig } from "./config";
 import { Lifecycle, check, diff } from "./lifecycle";
+import type { DiffResult } from "./propertyDiff";
 import { SshPool } from "./ssh";
 
 // What the engine records as the plugin's version: package.json's, so a
@@ -31,21 +35,37 @@ export class MultiwanProvider implements provider.Provider {
     this.lifecycle = new Lifecycle(pool);
   }
 
-  async check(urn: string, _olds: any, news: any): Promise<provider.CheckResult> {
-    return check(parseUrn(urn).kind, news);
+  async checkConfig(_urn: string, _olds: any, news: any): Promise<{ inputs: any; failures: ConfigFailure[] }> {
+    return checkConfig(news);
   }
 
-  async diff(_id: string, urn: string, olds: any, news: any): Promise<provider.DiffResult> {
+  async diffConfig(_urn: string, olds: any, news: any): Promise<DiffResult> {
+    return diffConfig(olds, news);
+  }
+
+  /** The engine's inputs for this provider instance (secrets still wrapped); the default provider has no host. */
+  async configure(inputs: any): Promise<void> {
+    this.lifecycle.configure(parseConfig(inputs ?? {}));
+  }
+
+  async check(urn: string, olds: any, news: any): Promise<provider.CheckResult> {
+    return check(parseUrn(urn).kind, olds, news);
+  }
+
+  async diff(_id: string, urn: string, olds: any, news: any): Promise<DiffResult> {
     return diff(parseUrn(urn).kind, olds, news);
   }
 
-  async create(urn: string, inputs: any): Promise<provider.CreateResult> {
+  /** `preview`: what the engine shows before an up; the gateway is never contacted for it. */
+  async create(urn: string, inputs: any, preview = false): Promise<provider.CreateResult> {
     const { kind, name } = parseUrn(urn);
+    if (preview) return { id: "", outs: inputs };
     return this.lifecycle.create(kind, name, inputs);
   }
 
-  async update(_id: string, urn: string, olds: any, news: any): Promise<provider.UpdateResult> {
+  async update(_id: string, urn: string, olds: any, news: any, preview = false): Promise<provider.UpdateResult> {
     const { kind, name } = parseUrn(urn);
+    if (preview) return { outs: news };
     return this.lifecycle.update(kind, name, olds, news);
   }
 

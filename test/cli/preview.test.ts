@@ -51,10 +51,14 @@ test("offline preview of the home stack lists every planned resource", async () 
     ]) {
       assert.match(preview.output, new RegExp(`::${name}\\]`), `${name} is in the preview`);
     }
-    // 12 resources, the component and the stack.
-    assert.match(preview.output, /\+ 14 to create/);
+    // 12 resources, the gateway's provider, the component and the stack.
+    assert.match(preview.output, /\+ 15 to create/);
     assert.match(preview.output, /weight\s*: 2/);
-    assert.match(preview.output, /"rule 1001: from 192\.168\.1\.1 lookup 101 proto 77"/);
+    // Readable in a pull request: each resource once, the connection once (in the gateway's provider).
+    const lines = preview.stdout.trimEnd().split("\n").length;
+    assert.ok(lines <= 250, `the first preview is ${lines} lines (at most 250)`);
+    assert.equal(preview.stdout.match(/address\s*: "192\.168\.3\.100"/g)?.length, 1);
+    assert.doesNotMatch(preview.stdout, /connection\s*:|removeScript/);
     assert.equal(fs.readFileSync(tracked, "utf8"), before, "the repository's stack file is untouched");
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -22,6 +22,8 @@ interface Registration {
   urn?: string;
   parent: string;
   dependencies: string[];
+  /** The provider reference ("<urn>::<id>"); empty for the default provider. */
+  provider: string;
   /** The inputs as the mock monitor hands them to newResource (secrets deserialized, secretness pushed up to the top-level property). */
   inputs: Record<string, any>;
   /** The inputs as serialized for the engine: nested secrets stay where they were marked. */
@@ -31,8 +33,10 @@ interface Registration {
 interface Session {
   registrations: Registration[];
   byName(name: string): Registration;
-  /** The custom resources, by name. */
+  /** The custom resources, by name (the gateways' providers are not among them). */
   children(): Registration[];
+  /** The explicit `multiwan` providers. */
+  providers(): Registration[];
   nameOfUrn(urn: string): string;
   /** Waits until every registration the program started has been answered. */
   settle(): Promise<void>;
@@ -65,6 +69,7 @@ async function mockSession(stack = "home"): Promise<Session> {
       custom: req.getCustom(),
       parent: req.getParent(),
       dependencies: [...req.getDependenciesList()],
+      provider: req.getProvider(),
       inputs: undefined as any,
       wire: req.getObject()?.toJavaScript() ?? {},
     };
@@ -78,11 +83,13 @@ async function mockSession(stack = "home"): Promise<Session> {
   const session: Session = {
     registrations,
     byName(name) {
-      const found = registrations.filter((r) => r.name === name);
+      // A gateway's provider is named after it too: look it up with providers().
+      const found = registrations.filter((r) => r.name === name && !isProvider(r));
       assert.equal(found.length, 1, `exactly one resource named ${name}`);
       return found[0];
     },
-    children: () => registrations.filter((r) => r.custom),
+    children: () => registrations.filter((r) => r.custom && !isProvider(r)),
+    providers: () => registrations.filter(isProvider),
     nameOfUrn(urn) {
       const r = registrations.find((x) => x.urn === urn);
       assert.ok(r, `no registered resource has the urn ${urn}`);
@@ -97,6 +104,8 @@ async function mockSession(stack = "home"): Promise<Session> {
   };
   return session;
 }
+
+const isProvider = (r: Registration) => r.type === "pulumi:providers:multiwan";
 
 function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise<T>((resolve) => o.apply((v) => resolve(v)));
@@ -131,6 +140,16 @@ function assertGraph(session: Session, gateway: string, site: Site) {
   assert.equal(component.type, "multiwan:index:MultiWanGateway");
   assert.equal(component.custom, false);
   assert.ok(component.urn, "the component was registered");
+  // One provider per gateway, named after it: the connection and the preflight, once.
+  const provider = session.providers().find((p) => p.name === gateway);
+  assert.ok(provider?.urn, `the ${gateway} gateway has its own provider`);
+  assert.equal(provider.parent, component.urn);
+  const config = reveal(provider.inputs) as Record<string, any>;
+  assert.equal(config.address, site.host.address);
+  assert.equal(config.port, site.host.port);
+  assert.equal(config.user, site.host.user);
+  assert.equal(config.hostKey, site.host.hostKey);
+  assert.deepEqual(config.preflight, planSite(site).preflight);
   const expected = expectedChildren(gateway, site);
   const children = session.children().filter((c) => c.parent === component.urn);
   // The monitor sees them in the order their dependencies resolve, not in program order.
@@ -144,15 +163,9 @@ function assertGraph(session: Session, gateway: string, site: Site) {
       e.dependsOn,
       `${e.name} depends on ${e.dependsOn.join(", ")}`,
     );
-    // Inputs: the connection, the preflight and the entry's own fields, nothing else.
-    const { connection: raw, preflight, ...entry } = child.inputs;
-    const connection = reveal(raw) as Record<string, any>;
-    assert.deepEqual(entry, e.entry, `${e.name}: the plan entry`);
-    assert.deepEqual(preflight, planSite(site).preflight, `${e.name}: the preflight`);
-    assert.equal(connection.address, site.host.address);
-    assert.equal(connection.port, site.host.port);
-    assert.equal(connection.user, site.host.user);
-    assert.equal(connection.hostKey, site.host.hostKey);
+    // Inputs: the entry's own fields, nothing else; the host is the provider's.
+    assert.deepEqual(child.inputs, e.entry, `${e.name}: the plan entry`);
+    assert.equal(child.provider.split("::").slice(0, -1).join("::"), provider.urn, `${e.name} uses the ${gateway} provider`);
   }
 }
 
@@ -164,21 +177,17 @@ function withoutSecrets(value: unknown): unknown {
   return value;
 }
 
-/** The key reaches the resource only inside a secret: on the wire exactly at connection.privateKey. */
-function assertSecretKey(c: Registration, key: string): void {
+/** The key reaches the gateway's provider only inside a secret, at privateKey; no resource sees it. */
+function assertSecretKey(session: Session, key: string): void {
   const marker = key.split("\n")[1];
-  // What the engine (and so the provider) receives: the key wrapped where it was marked, the rest plain.
-  assert.deepEqual(
-    c.wire.connection.privateKey,
-    { [SECRET_SIG_KEY]: SECRET_SIG, value: key },
-    `${c.name}: connection.privateKey is a secret on the wire`,
-  );
-  assert.equal(typeof c.wire.connection.address, "string", `${c.name}: the rest of the connection stays plain`);
-  assert.ok(!JSON.stringify(withoutSecrets(c.wire)).includes(marker), `${c.name}: the key appears only inside the secret`);
-  // What the mocks hand to newResource: the secret pushed up to the connection property.
-  assert.ok(isSecret(c.inputs.connection), `${c.name}: connection is secret for the mocks`);
-  assert.equal((reveal(c.inputs.connection) as any).privateKey, key);
-  assert.ok(!JSON.stringify(withoutSecrets(c.inputs)).includes(marker));
+  for (const p of session.providers()) {
+    // What the engine (and so the provider) receives: the key wrapped where it was marked, the rest plain.
+    assert.deepEqual(p.wire.privateKey, { [SECRET_SIG_KEY]: SECRET_SIG, value: key }, `${p.name}: privateKey is a secret on the wire`);
+    assert.equal(typeof p.wire.address, "string", `${p.name}: the rest of the configuration stays plain`);
+    assert.ok(!JSON.stringify(withoutSecrets(p.wire)).includes(marker), `${p.name}: the key appears only inside the secret`);
+    assert.ok(isSecret(p.inputs.privateKey), `${p.name}: privateKey is secret for the mocks`);
+  }
+  for (const c of session.children()) assert.ok(!JSON.stringify(c.wire).includes(marker), `${c.name} carries the key`);
 }
 
 describe("MultiWanGateway under mocks", () => {
@@ -241,9 +250,8 @@ describe("MultiWanGateway under mocks", () => {
         ["isp2", "192.168.2.254", "eth2", 1],
       ],
     );
-    // Without a private key the connection carries none (the provider then uses the ssh agent), and nothing is secret.
-    assert.equal(session.byName("home-host").inputs.connection.privateKey, undefined);
-    assert.ok(!isSecret(session.byName("home-host").inputs.connection));
+    // Without a private key the provider gets none (it then uses the ssh agent).
+    assert.equal(session.providers()[0].inputs.privateKey, undefined);
   });
 
   test("office: three uplinks and two pinned routes", async () => {
@@ -297,8 +305,16 @@ describe("MultiWanGateway under mocks", () => {
     const office = new MultiWanGateway("office", { site: loadSite("office") });
     await Promise.all([...Object.values(home.resources), ...Object.values(office.resources)].map((r) => outputValue(r.urn)));
     await session.settle();
-    const names = session.registrations.map((r) => r.name);
+    const names = session.registrations.filter((r) => !isProvider(r)).map((r) => r.name);
     assert.equal(new Set(names).size, names.length, `duplicate names: ${names.join(", ")}`);
+    assert.deepEqual(
+      session
+        .providers()
+        .map((p) => p.name)
+        .sort(),
+      ["home", "office"],
+      "one provider per gateway",
+    );
     const urns = session.registrations.map((r) => r.urn);
     assert.equal(new Set(urns).size, urns.length);
     assertGraph(session, "home", loadSite("home"));
@@ -335,16 +351,14 @@ describe("MultiWanGateway under mocks", () => {
     );
   });
 
-  test("the private key reaches every resource's connection as a secret", async () => {
+  test("the private key reaches the gateway's provider as a secret, and no resource", async () => {
     const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAcomponenttestkey\n-----END OPENSSH PRIVATE KEY-----\n";
     const { session, gateway } = await buildGateway("home", { privateKey: key });
-    for (const [k, res] of Object.entries(gateway.resources)) {
-      const connection = (res as any).connection as pulumi.Output<any>;
-      assert.ok(pulumi.Output.isInstance(connection), `${k}: connection is an output`);
-      assert.equal(await secretOf(connection), true, `${k}: connection is secret`);
-      assert.equal((await outputValue(connection)).privateKey, key);
-    }
-    for (const c of session.children()) assertSecretKey(c, key);
+    const privateKey = (gateway.provider as any).privateKey as pulumi.Output<any>;
+    assert.ok(pulumi.Output.isInstance(privateKey), "privateKey is an output of the provider");
+    assert.equal(await secretOf(privateKey), true, "privateKey is secret");
+    assert.equal(await outputValue(privateKey), key);
+    assertSecretKey(session, key);
   });
 });
 
@@ -359,14 +373,14 @@ describe("the program (index.ts) under mocks", () => {
     const outputs = await program();
     await session.settle();
     assert.equal(outputs.gateway, "root@192.168.3.100:22");
-    assert.deepEqual(
-      outputs.uplinks.map((u) => u.share),
-      ["67%", "33%"],
-    );
+    assert.deepEqual(outputs.uplinks, [
+      "isp1: eth1, table 101, rule 1001, 67% of new connections",
+      "isp2: eth2, table 102, rule 1002, 33% of new connections",
+    ]);
     assert.deepEqual(outputs.pinnedRoutes, ["174.143.119.91/32 via isp2"]);
     assert.ok(!JSON.stringify(outputs).includes("programtestkey"), "the key is not a stack output");
     assertGraph(session, "home", loadSite("home"));
-    for (const c of session.children()) assertSecretKey(c, KEY);
+    assertSecretKey(session, KEY);
   });
 
   test("an invalid site fails with the validation report as a RunError", async () => {

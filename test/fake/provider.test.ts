@@ -128,10 +128,12 @@ describe("check and diff (a preview) never contact the host", () => {
     await fake.close();
   });
 
-  test("every resource of the home and office plans passes check and gains its kernelState", async () => {
+  test("a new resource's check keeps its inputs; an existing one's gains its kernelState", async () => {
     for (const site of ["home", "office"] as const) {
       for (const c of resourceCases(site, conn)) {
-        const r = await provider.check(c.urn, undefined, c.inputs);
+        const created = await provider.check(c.urn, undefined, c.inputs);
+        assert.deepEqual(created.inputs, c.inputs, `${c.name}: a create shows its entry alone`);
+        const r = await provider.check(c.urn, c.inputs, c.inputs);
         assert.deepEqual(r.failures ?? [], [], `${c.name}: ${JSON.stringify(r.failures)}`);
         const { kernelState, ...rest } = r.inputs;
         assert.deepEqual(rest, c.inputs, `${c.name}: check keeps the inputs as they are`);

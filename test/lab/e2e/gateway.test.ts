@@ -77,7 +77,8 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("a. up applies exactly the planned rules, routes, NAT and sysctls", async () => {
       const up = assertSuccess(await pulumi("up", "--yes"));
       deployed = true;
-      assert.match(up.output, /15 created/);
+      // The stack, the gateway, its multiwan provider and 12 resources.
+      assert.match(up.output, /16 created/);
       const snap = await lab.snapshot();
       assert.equal(
         snap.rules,
@@ -177,7 +178,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("e. a second up changes nothing", async () => {
       assertSuccess(await pulumi("preview", "--expect-no-changes"));
       const up = assertSuccess(await pulumi("up", "--yes"));
-      assert.match(up.output, /15 unchanged/);
+      assert.match(up.output, /16 unchanged/);
     });
 
     test("f. changing one weight updates exactly one resource in place, and the split follows", async () => {
