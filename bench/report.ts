@@ -443,7 +443,7 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
       title: "Connection marks: the added cost of a pulumi up (home site)",
       rows,
       note: base
-        ? `Before marks: ${base.source} (measured ${base.measuredAt} on the same kind of machine, median of ${base.runs}); this machine is shared, so the Pulumi rows compare two runs at different loads. The floor rows are from one run.`
+        ? `Before marks: ${base.source} (measured ${base.measuredAt} on the same kind of machine, median of ${base.runs}); this machine is shared, so the Pulumi rows compare two runs at different loads. The floor rows are both measured in this run.`
         : undefined,
     });
   }
