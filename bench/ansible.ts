@@ -3,7 +3,7 @@
 // report `changed` only when something changed, the sysctl module, a template
 // for the table names, nft through the command module — and that reaches the
 // very same kernel state as multiwan (same tables, priorities, protocol 77
-// marks and nft tables), so the bench can compare snapshots.
+// marks, connection-mark rules and nft tables), so the bench can compare snapshots.
 //
 // Settings are Ansible's usual fast ones: no fact gathering, pipelining on,
 // OpenSSH with ControlMaster/ControlPersist (Ansible's default). Every run
@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Lab } from "../lab/lab";
 import { planSite, type Plan } from "../lib/plan";
-import type { Site } from "../lib/schema";
+import { hex, type Site } from "../lib/schema";
 import type { Gateway } from "./context";
 import { check, run, scratchDir } from "../support/proc";
 
@@ -67,6 +67,18 @@ const APPLY_PLAYBOOK = String.raw`# The multi-WAN gateway with Ansible (bench pe
       register: result
       changed_when: "'CHANGED' in result.stdout"
 
+    - name: connection-mark rule per uplink (marked connections keep their uplink)
+      ansible.builtin.shell: |
+        set -e
+        ip -N rule show pref {{ item.pref }} | grep -qF 'from all fwmark {{ item.fwmark }} lookup {{ item.table }} proto {{ protocol }}' && exit 0
+        while ip rule del pref {{ item.pref }} protocol {{ protocol }} 2>/dev/null; do :; done
+        ip rule add pref {{ item.pref }} fwmark {{ item.fwmark }} lookup {{ item.table }} protocol {{ protocol }}
+        echo CHANGED
+      loop: "{{ marks }}"
+      loop_control: { label: "pref {{ item.pref }}" }
+      register: result
+      changed_when: "'CHANGED' in result.stdout"
+
     - name: weighted multipath default, reached after main
       ansible.builtin.shell: |
         set -e
@@ -111,7 +123,7 @@ const APPLY_PLAYBOOK = String.raw`# The multi-WAN gateway with Ansible (bench pe
       failed_when: false
       check_mode: false
 
-    - name: load the nftables tables that differ (masquerade per uplink, forwarding)
+    - name: load the nftables tables that differ (connection marks and masquerade per uplink, forwarding)
       ansible.builtin.command:
         cmd: nft -f -
         stdin: "table ip {{ item.item.name }}\ndelete table ip {{ item.item.name }}\n{{ item.item.body }}"
@@ -164,6 +176,22 @@ const REMOVE_PLAYBOOK = String.raw`# Removes what site.yml added (bench peer of 
       register: result
       changed_when: "'CHANGED' in result.stdout"
 
+    - name: remove the connection-mark rules
+      ansible.builtin.shell: |
+        changed=
+        while ip rule del pref {{ item.pref }} protocol {{ protocol }} 2>/dev/null; do changed=1; done
+        [ -z "$changed" ] || echo CHANGED
+      loop: "{{ marks }}"
+      loop_control: { label: "pref {{ item.pref }}" }
+      register: result
+      changed_when: "'CHANGED' in result.stdout"
+
+    - name: drop the marked connections from conntrack (their clients reconnect at once)
+      ansible.builtin.shell: conntrack -D --mark {{ item.fwmark }} >/dev/null 2>&1 || true
+      loop: "{{ marks }}"
+      loop_control: { label: "mark {{ item.fwmark }}" }
+      changed_when: false
+
     - name: remove source policy rules
       ansible.builtin.shell: |
         changed=
@@ -211,12 +239,44 @@ const TABLE_NAMES_TEMPLATE = `# managed by ansible (multiwan bench peer)
 {% endfor %}
 `;
 
-/** The nft table bodies exactly as `nft list table` prints them (mirrors lib/render/nat.ts). */
+/** The nft table bodies exactly as `nft list table` prints them (mirrors lib/kinds/*.ts). */
 function nftTables(plan: Plan): { name: string; body: string }[] {
   const table = (name: string, chain: string, hook: string, rules: string[]) =>
     [`table ip ${name} {`, `\tchain ${chain} {`, `\t\t${hook}`, ...rules.map((r) => `\t\t${r}`), `\t}`, `}`].join("\n");
+  const chains = (name: string, cs: { chain: string; hook: string; rules: string[] }[]) =>
+    [
+      `table ip ${name} {`,
+      cs.map((c) => [`\tchain ${c.chain} {`, `\t\t${c.hook}`, ...c.rules.map((r) => `\t\t${r}`), `\t}`].join("\n")).join("\n\n"),
+      `}`,
+    ].join("\n");
+  // nft lists marks zero-padded, and (x & ~mask) | mark with the mark folded into the kept bits.
+  const hex8 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
   const f = plan.forward;
   return [
+    ...plan.marks.map((m) => {
+      const unmarked = `ct mark & ${hex8(m.mask)} == ${hex8(0)}`;
+      const ours = `ct mark & ${hex8(m.mask)} == ${hex8(m.mark)}`;
+      const keep = hex8((~m.mask | m.mark) >>> 0);
+      const setCt = `ct mark set ct mark & ${keep} | ${hex8(m.mark)}`;
+      const restore = `${ours} meta mark set meta mark & ${keep} | ${hex8(m.mark)}`;
+      const name = `multiwan-mark-${m.uplink}`;
+      return {
+        name,
+        body: chains(name, [
+          {
+            chain: "prerouting",
+            hook: "type filter hook prerouting priority mangle; policy accept;",
+            rules: [`iifname "${m.interface}" ${unmarked} ${setCt}`, restore],
+          },
+          { chain: "output", hook: "type route hook output priority mangle; policy accept;", rules: [restore] },
+          {
+            chain: "postrouting",
+            hook: "type filter hook postrouting priority mangle; policy accept;",
+            rules: [`oifname "${m.interface}" ${unmarked} ${setCt}`],
+          },
+        ]),
+      };
+    }),
     ...plan.masquerade.map((m) => ({
       name: `multiwan-nat-${m.uplink}`,
       body: table(`multiwan-nat-${m.uplink}`, "postrouting", "type nat hook postrouting priority srcnat; policy accept;", [
@@ -239,6 +299,7 @@ function nftTables(plan: Plan): { name: string; body: string }[] {
 export function ansibleVars(site: Site, originalSysctls: Record<string, string>): Record<string, unknown> {
   if (site.nat.backend !== "nftables") throw new Error("the Ansible peer implements nat.backend nftables only");
   const plan = planSite(site);
+  if (plan.portForwards.length) throw new Error("the Ansible peer does not implement port forwards");
   const protocol = site.routing.protocol;
   const mp = plan.multipath;
   return {
@@ -270,6 +331,7 @@ export function ansibleVars(site: Site, originalSysctls: Record<string, string>)
         .join("\n"),
     })),
     rules: plan.rules.map((r) => ({ pref: r.priority, from: r.from, table: r.table })),
+    marks: plan.marks.map((m) => ({ pref: m.priority, fwmark: `${hex(m.mark)}/${hex(m.mask)}`, table: m.table })),
     multipath: {
       table: mp.table,
       main_pref: mp.mainPriority,

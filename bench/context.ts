@@ -14,7 +14,11 @@ export interface Options {
   splits: number[][];
   iperfSeconds: number;
   iperfRuns: number;
-  sections: Set<"control" | "scale" | "data" | "breakdown">;
+  /** Long-lived connections held across each weight change (marks section). */
+  held: number;
+  /** Weight changes the marks section measures, with and without connection marks. */
+  markChanges: { from: number[]; to: number[] }[];
+  sections: Set<"control" | "scale" | "data" | "breakdown" | "marks">;
   /** "auto": use when installed; "1": required; "0": never. */
   ansible: "auto" | "1" | "0";
   out: string;

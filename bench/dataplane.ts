@@ -3,10 +3,12 @@
 // saw), and forwarding throughput LAN -> internet through the configured
 // gateway as a ratio to plain single-path NAT forwarding on the same
 // namespaces (iperf3, one TCP stream, bounded duration), and what each of the
-// gateway's per-packet costs takes.
+// gateway's per-packet costs takes (its connection marks among them: the
+// gateway is the full plan, `pulumi up` of the site).
 import type { Ctx } from "./context";
 import { extendLab, iperfOnce, labUplinks, plainForwarding, seenVia, startIperfServer, type IperfServer } from "./labx";
-import { applyAll, applyOne, floorRun, removeAll } from "./floor";
+import type { Site } from "../lib/schema";
+import { applyAll, applyOne, floorRun, removeAll, scriptsOfKind } from "./floor";
 import { parse, withUplinks } from "./sites";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { median } from "./stats";
@@ -51,19 +53,32 @@ export interface DataResult {
   stateChecks: { compared: number; mismatches: string[] };
 }
 
-const ABLATIONS = [
+interface Ablation {
+  name: string;
+  short: string;
+  off(ctx: Ctx, site: Site): Promise<unknown>;
+  on(ctx: Ctx, site: Site): Promise<unknown>;
+}
+
+const ABLATIONS: Ablation[] = [
+  {
+    name: "without the connection marks (its ConnectionMark resources removed: mark tables and fwmark rules)",
+    short: "no marks",
+    off: (ctx, site) => floorRun(ctx.gw, scriptsOfKind(site, "ConnectionMark", "remove"), "remove ConnectionMark"),
+    on: (ctx, site) => floorRun(ctx.gw, scriptsOfKind(site, "ConnectionMark", "apply"), "apply ConnectionMark"),
+  },
   {
     name: "without the multiwan-forward nft table",
     short: "no forward table",
-    off: "nft delete table ip multiwan-forward",
-    // put back with the Forward resource's own apply script (see below)
-    on: undefined as string | undefined,
+    off: (ctx) => ctx.lab.exec("gw", "nft delete table ip multiwan-forward", { check: true }),
+    // put back with the Forward resource's own apply script
+    on: (ctx, site) => floorRun(ctx.gw, applyOne(site, "forward"), "apply Forward"),
   },
   {
     name: "with rp_filter 0 instead of 2 (loose) on the uplinks",
     short: "rp_filter 0",
-    off: "for i in eth1 eth2; do echo 0 > /proc/sys/net/ipv4/conf/$i/rp_filter; done",
-    on: "for i in eth1 eth2; do echo 2 > /proc/sys/net/ipv4/conf/$i/rp_filter; done",
+    off: (ctx) => ctx.lab.exec("gw", "for i in eth1 eth2; do echo 0 > /proc/sys/net/ipv4/conf/$i/rp_filter; done", { check: true }),
+    on: (ctx) => ctx.lab.exec("gw", "for i in eth1 eth2; do echo 2 > /proc/sys/net/ipv4/conf/$i/rp_filter; done", { check: true }),
   },
 ];
 
@@ -107,12 +122,11 @@ export async function dataSection(ctx: Ctx): Promise<DataResult> {
           tp.gateway.push(g.bps);
           tp.rg.push(g.retransmits);
           for (const a of abl) {
-            await lab.exec("gw", a.off, { check: true });
+            await a.off(ctx, site);
             try {
               a.bps.push((await iperfOnce(lab, seconds)).bps);
             } finally {
-              if (a.on) await lab.exec("gw", a.on, { check: true });
-              else await floorRun(ctx.gw, applyOne(site, "forward"), "apply Forward");
+              await a.on(ctx, site);
             }
           }
           mustEqual(`gateway state after round ${i + 1}`, configured, await kernelState(lab));

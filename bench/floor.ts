@@ -11,19 +11,31 @@ import { check, run } from "../support/proc";
 
 const scriptsOf = (r: PlannedResource) => renderScripts(r.kind, r.entry as never);
 
-/** Every apply script of the plan, in creation order, as one script. */
-export function applyAll(site: Site): string {
-  return planResources(planSite(site))
+/** Resource kinds to leave out of the plan: the "without connection marks" variant of the bench. */
+export type Without = readonly PlannedResource["kind"][];
+
+const resourcesOf = (site: Site, without: Without = []) => planResources(planSite(site)).filter((r) => !without.includes(r.kind));
+
+/** Every apply script of the plan (without the resources of kinds `without`), in creation order, as one script. */
+export function applyAll(site: Site, without: Without = []): string {
+  return resourcesOf(site, without)
     .map((r) => scriptsOf(r).apply)
     .join("\n");
 }
 
-/** Every remove script of the plan, in reverse order, as one script. */
-export function removeAll(site: Site): string {
-  return [...planResources(planSite(site))]
+/** Every remove script of the plan (without the resources of kinds `without`), in reverse order, as one script. */
+export function removeAll(site: Site, without: Without = []): string {
+  return [...resourcesOf(site, without)]
     .reverse()
     .map((r) => scriptsOf(r).remove)
     .join("\n");
+}
+
+/** The apply (or remove, in reverse) scripts of every resource of one kind, as one script. */
+export function scriptsOfKind(site: Site, kind: PlannedResource["kind"], which: "apply" | "remove"): string {
+  const rs = planResources(planSite(site)).filter((r) => r.kind === kind);
+  if (!rs.length) throw new Error(`the plan has no ${kind} resource`);
+  return (which === "remove" ? rs.reverse() : rs).map((r) => scriptsOf(r)[which]).join("\n");
 }
 
 /** The apply script of the one resource with this key ("multipath", "pinned-isp3", ...). */

@@ -7,7 +7,9 @@
 //   lan<k> 192.168.<k+1>.254/24, and m1 source-NATs what arrives on lan<k> to
 //   its own secondary WAN address 198.18.1.<10+k> (an nft table of ours that
 //   runs before the modem's masquerade), so the internet's whoami server can
-//   tell which uplink a flow took. Proposed for lab/lab.ts as
+//   tell which uplink a flow took. Each of these links acts as its own modem:
+//   m1 drops what arrives on one of them (or on isp1's lan) with another's
+//   source, as separate modems would (see extendLab). Proposed for lab/lab.ts as
 //   `labUp({uplinks: n})` (see bench/README.md).
 // - plain single-path forwarding on the gateway (the data-plane reference):
 //   ip_forward, one default route via isp1 in main, masquerade out eth1.
@@ -71,6 +73,15 @@ export async function extendLab(lab: Lab, count: number): Promise<void> {
     check(await run(["ip", "-n", m1, "-batch", "-"], { input: `${batchM1.join("\n")}\n` }), `configure lan${k} in ${m1}`);
   }
   if (snat.length) {
+    // Each extension uplink is its own modem: a real modem has no state for a
+    // connection that started through another one, so a packet that arrives
+    // with another uplink's (masqueraded) source dies there. m1 would
+    // otherwise carry it on with the NAT binding it made for the other
+    // interface, and a connection moved between isp1 and isp<k> would
+    // survive in the lab as it would not on real modems.
+    const own = (k: number) => (k === 1 ? "192.168.1.0/24" : `192.168.${k + 1}.0/24`);
+    const ifOf = (k: number) => (k === 1 ? "lan" : `lan${k}`);
+    const ks = [1, ...Array.from({ length: count - 2 }, (_, i) => i + 3)];
     const nft = [
       `table ip ${EXTRA_NFT_TABLE}`,
       `delete table ip ${EXTRA_NFT_TABLE}`,
@@ -78,6 +89,10 @@ export async function extendLab(lab: Lab, count: number): Promise<void> {
       `\tchain postrouting {`,
       `\t\ttype nat hook postrouting priority srcnat - 10; policy accept;`,
       ...snat,
+      `\t}`,
+      `\tchain forward {`,
+      `\t\ttype filter hook forward priority filter - 10; policy accept;`,
+      ...ks.map((k) => `\t\tiifname "${ifOf(k)}" ip saddr != ${own(k)} drop`),
       `\t}`,
       `}`,
     ].join("\n");

@@ -6,6 +6,7 @@ import path from "node:path";
 import type { BreakdownResult } from "./breakdown";
 import type { ControlResult, Method } from "./control";
 import type { DataResult } from "./dataplane";
+import type { MarksResult, SurvivalCase } from "./marks";
 import { barChartSpec, lineChartSpec } from "./charts";
 import { SCALE_OPS, type ScaleResult } from "./scale";
 import { markdownTable, ms, pct, ratio, table } from "./stats";
@@ -40,12 +41,48 @@ export interface Results {
   scale?: ScaleResult;
   data?: DataResult;
   breakdown?: BreakdownResult;
+  marks?: MarksResult;
   derived: Derived;
   targets: Target[];
   errors: string[];
 }
 
 const med = (t: { median: number } | undefined) => t?.median ?? NaN;
+
+/** The home site's figures before connection marks (bench/baselines/before-marks.json: a committed run of the previous release). */
+export interface Baseline {
+  what: string;
+  source: string;
+  measuredAt: string;
+  runs: number;
+  resources: number;
+  stackResources: number;
+  times: { pulumi: Partial<Record<string, { median: number }>>; floor: Partial<Record<string, { median: number }>> };
+  throughput?: { ratio: number };
+}
+
+export function readBaseline(): Baseline | undefined {
+  const f = path.join(__dirname, "..", "..", "bench", "baselines", "before-marks.json");
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, "utf8")) as Baseline) : undefined;
+}
+
+/** Pairs of the survival section: each weight change without and with marks. */
+function survivalPairs(m: MarksResult): { change: string; uplinks: number; without?: SurvivalCase; with?: SurvivalCase }[] {
+  const out: { change: string; uplinks: number; without?: SurvivalCase; with?: SurvivalCase }[] = [];
+  for (const c of m.survival) {
+    let p = out.find((x) => x.change === c.change);
+    if (!p) {
+      p = { change: c.change, uplinks: c.uplinks };
+      out.push(p);
+    }
+    if (c.variant === "with marks") p.with = c;
+    else p.without = c;
+  }
+  return out;
+}
+
+const held = (c: SurvivalCase) => c.connections - c.firstErrors;
+const brokenOf = (c: SurvivalCase | undefined) => (c ? `${c.broken} of ${held(c)}` : "-");
 
 export function derive(r: Results): Derived {
   const d: Derived = {};
@@ -145,11 +182,25 @@ export function targets(r: Results): Target[] {
         : "not measured",
     ),
   );
+  const pairs = r.marks ? survivalPairs(r.marks) : [];
+  const withMarks = pairs.filter((p) => p.with);
+  out.push(
+    target(
+      "marks-survival",
+      "connections broken by a weight change, with marks: 0",
+      withMarks.length ? Math.max(...withMarks.map((p) => p.with!.broken)) : null,
+      "<=",
+      0,
+      withMarks.length
+        ? withMarks.map((p) => `${p.change}: ${brokenOf(p.with)} (without marks ${brokenOf(p.without)})`).join("; ")
+        : "not measured",
+    ),
+  );
   const tp = r.data?.throughput;
   out.push(
     target(
       "throughput",
-      "throughput >= 95% of plain forwarding",
+      "throughput with connection marks >= 95% of plain forwarding",
       tp ? tp.ratio : null,
       ">=",
       0.95,
@@ -248,7 +299,7 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
         rows: [
           ["path", "median", "to plain", "runs (Gbit/s)"],
           ["plain single-path NAT", g(tp.plainMedian), "100%", runs(tp.plain)],
-          ["multiwan gateway (2:1)", g(tp.gatewayMedian), pct(tp.ratio), runs(tp.gateway)],
+          ["multiwan gateway (2:1, the full plan: connection marks included)", g(tp.gatewayMedian), pct(tp.ratio), runs(tp.gateway)],
           ...(tp.ablation ?? []).map((a) => [`gateway ${a.name}`, g(a.median), pct(a.ratioToPlain), runs(a.bps)]),
         ],
         note: `Retransmits per run: plain ${tp.retransmits.plain.join(" ")}; gateway ${tp.retransmits.gateway.join(" ")}.`,
@@ -289,6 +340,112 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
     if (d2.firstUpMinusPreviewMs !== undefined)
       rows.push(["first up minus preview (update pass incl. its SSH work)", ms(d2.firstUpMinusPreviewMs)]);
     out.push({ title: "Where the time goes (home site, through the lab's ssh relay)", rows });
+  }
+  const m = r.marks;
+  if (m) {
+    const pairs = survivalPairs(m);
+    const share = (c: SurvivalCase | undefined) => (c && held(c) ? pct(c.broken / held(c)) : "-");
+    out.push({
+      title: `Connection marks: long-lived LAN connections broken by a weight change (${m.connections} held connections per case)`,
+      rows: [
+        ["weight change", "uplinks", "without marks", "share", "with marks", "share", "with / without"],
+        ...pairs.map((p) => [
+          p.change,
+          String(p.uplinks),
+          brokenOf(p.without),
+          share(p.without),
+          brokenOf(p.with),
+          share(p.with),
+          p.with && p.without ? (p.without.broken ? pct(p.with.broken / p.without.broken) : p.with.broken ? "inf" : "-") : "-",
+        ]),
+      ],
+      note: [
+        "Broken = no answer after the change, or an answer from another peer address (the connection left through another modem).",
+        "Without marks: the floor runs the rendered plan minus its ConnectionMark resources (multiwan before issue 17), then the new weights' MultipathDefaultRoute apply; with marks: pulumi up, then pulumi up of the new weights (1 updated).",
+        `Issue 17 measured 195 of 300 without marks for 3:2:1 -> 1:2:3.`,
+      ].join(" "),
+    });
+    const by = (c: SurvivalCase | undefined) => (c ? c.byUplink.map((u) => `${u.name} ${u.broken}/${u.held}`).join(", ") : "-");
+    out.push({
+      title: "Connection marks: the cases in detail",
+      rows: [
+        [
+          "weight change",
+          "variant",
+          "held",
+          "no answer",
+          "moved",
+          "broken by uplink it started on",
+          "broken before the change",
+          "change took",
+        ],
+        ...m.survival.map((c) => [
+          c.change,
+          c.variant,
+          `${held(c)}${c.firstErrors ? ` (+${c.firstErrors} never answered)` : ""}`,
+          String(c.noAnswer),
+          String(c.moved),
+          by(c),
+          String(c.brokenWithoutChange),
+          ms(c.changeMs),
+        ]),
+      ],
+      note: `End state compared ${m.stateChecks.compared} times, ${m.stateChecks.mismatches.length} mismatch(es).`,
+    });
+    const base = readBaseline();
+    const fc = m.floorCost;
+    const rows = [["figure", "before marks", "with marks", "added", "measured how"]];
+    const nowRes = c ? c.resources : fc.resources["with marks"];
+    rows.push([
+      "resources in the home stack (provider resources)",
+      base ? `${base.stackResources} (${base.resources})` : `${fc.resources["without marks"] + 2} (${fc.resources["without marks"]})`,
+      `${nowRes + 2} (${nowRes})`,
+      `+${nowRes - (base?.resources ?? fc.resources["without marks"])}`,
+      "one ConnectionMark per uplink; before: the previous release",
+    ]);
+    const ops = ["first up", "no-op up", "weight change", "destroy"] as const;
+    for (const op of ops) {
+      const now = med(c?.times.pulumi[op]);
+      const then = med(base?.times.pulumi[op]);
+      if (!Number.isFinite(now)) continue;
+      rows.push([
+        `pulumi ${op} (median)`,
+        ms(then),
+        ms(now),
+        Number.isFinite(now) && Number.isFinite(then) ? `${now >= then ? "+" : ""}${ms(now - then)} (${ratio(now, then)})` : "-",
+        `before: committed run of ${base?.measuredAt.slice(0, 10) ?? "?"} (not re-measured); with: this run's control section`,
+      ]);
+    }
+    for (const [label, t] of [
+      ["floor first up (one ssh script)", fc.firstUp],
+      ["floor destroy (one ssh script)", fc.destroy],
+    ] as const) {
+      const a = t["without marks"].median;
+      const b = t["with marks"].median;
+      rows.push([
+        label,
+        ms(a),
+        ms(b),
+        `${b >= a ? "+" : ""}${ms(b - a)} (${ratio(b, a)})`,
+        `this run, the home plan without / with its ConnectionMark resources, median of ${fc.runs}`,
+      ]);
+    }
+    const applies = b?.perResourceApply.filter((x) => x.kind === "ConnectionMark") ?? [];
+    if (applies.length)
+      rows.push([
+        "ConnectionMark applies, one exec each (the provider's pool)",
+        "-",
+        ms(applies.reduce((s2, x) => s2 + x.ms, 0)),
+        `${applies.length} exec(s)`,
+        "this run's breakdown section",
+      ]);
+    out.push({
+      title: "Connection marks: the added cost of a pulumi up (home site)",
+      rows,
+      note: base
+        ? `Before marks: ${base.source} (measured ${base.measuredAt} on the same kind of machine, median of ${base.runs}); this machine is shared, so the Pulumi rows compare two runs at different loads. The floor rows are both measured in this run.`
+        : undefined,
+    });
   }
   const t = r.targets;
   out.push({
@@ -406,6 +563,23 @@ export async function plots(r: Results, dir: string): Promise<string[]> {
           },
         ],
         refs: [{ value: (tp.plainMedian * 0.95) / 1e9, label: "95% of plain" }],
+      }),
+    );
+  }
+  const mk = r.marks;
+  if (mk?.survival.length) {
+    const pairs = survivalPairs(mk);
+    const share = (x: SurvivalCase | undefined) => (x && held(x) ? (x.broken / held(x)) * 100 : 0);
+    await save(
+      "marks.svg",
+      barChartSpec({
+        title: "Long-lived connections broken by a weight change",
+        yLabel: "percent of held connections",
+        categories: pairs.map((p) => p.change),
+        series: [
+          { name: "without marks", values: pairs.map((p) => share(p.without)) },
+          { name: "with marks", values: pairs.map((p) => share(p.with)) },
+        ],
       }),
     );
   }

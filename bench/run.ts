@@ -1,6 +1,7 @@
 // `npm run bench` (node dist/bench/run.js): brings up its own lab, measures
 // the control plane (Pulumi vs the floor vs Ansible), scale (pinned routes),
-// the data plane (flow split, forwarding throughput) and where the time goes;
+// the data plane (flow split, forwarding throughput), where the time goes and
+// what connection marks buy (connections kept through a weight change) and cost;
 // prints tables, writes bench/results/latest.json (+ latest.md, SVG charts)
 // and refreshes the results block of bench/README.md. The lab, the stack's
 // resources and every process started are removed in `finally`.
@@ -13,10 +14,13 @@
 //   BENCH_FLOWS=1200          connections per flow-split measurement
 //   BENCH_SPLITS=2:1,3:2:1    weights per split (3 or more uplinks use the extended lab)
 //   BENCH_IPERF_SECONDS=3     BENCH_IPERF_RUNS=5 (interleaved rounds: gateway, its ablations, plain)
-//   BENCH_SECTIONS=control,scale,data,breakdown
+//   BENCH_HELD=300            long-lived connections held across each weight change
+//   BENCH_MARK_CHANGES=2:1>1:2,3:2:1>1:2:3  weight changes measured with and without connection marks
+//   BENCH_SECTIONS=control,scale,data,breakdown,marks
 //   BENCH_ANSIBLE=auto        auto: when installed; 1: required; 0: never
 //   BENCH_QUICK=1             smoke mode: one run, home site first up + destroy,
-//                             10 routes over 3 uplinks, 120 connections, 1 s iperf
+//                             10 routes over 3 uplinks, 120 connections, 1 s iperf,
+//                             60 held connections across the last weight change only
 //   BENCH_OUT=bench/results   where latest.json/.md and the SVG charts go
 // `node dist/bench/run.js --replot` redraws tables, Markdown and plots from
 // BENCH_OUT/latest.json without measuring.
@@ -31,6 +35,7 @@ import { breakdownSection } from "./breakdown";
 import { labGateway, type Ctx, type Options } from "./context";
 import { controlSection } from "./control";
 import { dataSection } from "./dataplane";
+import { marksSection, parseChanges } from "./marks";
 import { killAll, run, scratchDir } from "../support/proc";
 import { derive, markdownReport, plots, targets, textReport, updateReadme, type Results } from "./report";
 import { scaleSection } from "./scale";
@@ -53,13 +58,13 @@ export function options(env = process.env): Options {
   const quick = env.BENCH_QUICK === "1" || env.BENCH_QUICK === "true";
   const runs = intEnv("BENCH_RUNS", quick ? 1 : 5, 1);
   const sections = new Set(
-    (env.BENCH_SECTIONS ?? "control,scale,data,breakdown")
+    (env.BENCH_SECTIONS ?? "control,scale,data,breakdown,marks")
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
   );
   for (const s of sections)
-    if (!["control", "scale", "data", "breakdown"].includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
+    if (!["control", "scale", "data", "breakdown", "marks"].includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}`);
   const splits = (env.BENCH_SPLITS ?? "2:1,3:2:1").split(",").map((s) => s.trim().split(":").map(Number));
   for (const s of splits) {
     if (s.length < 2 || s.length > 8 || s.some((w) => !Number.isInteger(w) || w < 1 || w > 256))
@@ -83,6 +88,8 @@ export function options(env = process.env): Options {
     splits,
     iperfSeconds: intEnv("BENCH_IPERF_SECONDS", 3, 1),
     iperfRuns: intEnv("BENCH_IPERF_RUNS", 5, 0),
+    held: intEnv("BENCH_HELD", 300, 1),
+    markChanges: parseChanges(env.BENCH_MARK_CHANGES ?? "2:1>1:2,3:2:1>1:2:3"),
     sections: sections as Options["sections"],
     ansible,
     out,
@@ -154,6 +161,7 @@ async function main(): Promise<number> {
     if (opts.sections.has("breakdown")) results.breakdown = await section("breakdown", () => breakdownSection(ctx, pristine));
     if (opts.sections.has("scale")) results.scale = await section("scale", () => scaleSection(ctx));
     if (opts.sections.has("data")) results.data = await section("data plane", () => dataSection(ctx));
+    if (opts.sections.has("marks")) results.marks = await section("connection marks", () => marksSection(ctx));
   } finally {
     if (stack) {
       const cleanup = await stack.destroyQuietly().catch((e: unknown) => String(e));

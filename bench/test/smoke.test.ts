@@ -1,7 +1,8 @@
 // Smoke test of the bench (issue 7), so it cannot rot (`npm run bench:test`,
 // not `npm test`: the bench is its own project): `node dist/bench/run.js`
 // in quick mode (one run; home site first up + destroy beside the floor; 10
-// routes over 3 uplinks; 120 connections per split; 1 s of iperf3) into a
+// routes over 3 uplinks; 120 connections per split; 1 s of iperf3; 60 held
+// connections across one weight change, with and without marks) into a
 // scratch directory. Figures are not asserted (wall time on a shared 2-core
 // machine means nothing); that every section produced them, that both
 // methods reached the same kernel state, and that nothing was left behind, is.
@@ -73,7 +74,7 @@ describe("bench (quick mode)", { concurrency: false }, () => {
 
   before(async () => {
     out = fs.mkdtempSync(path.join(os.tmpdir(), "mwbench-test-"));
-    bench = await runBench({ BENCH_QUICK: "1", BENCH_RUNS: "1", BENCH_OUT: out, BENCH_README: "0", BENCH_ANSIBLE: "0" }, 110_000);
+    bench = await runBench({ BENCH_QUICK: "1", BENCH_RUNS: "1", BENCH_OUT: out, BENCH_README: "0", BENCH_ANSIBLE: "0" }, 180_000);
     const file = path.join(out, "latest.json");
     if (fs.existsSync(file)) results = JSON.parse(fs.readFileSync(file, "utf8"));
   });
@@ -86,7 +87,7 @@ describe("bench (quick mode)", { concurrency: false }, () => {
     assert.equal(bench.code, 0, bench.output.slice(-6000));
     assert.ok(results, "latest.json was written");
     assert.deepEqual(results.errors, []);
-    for (const f of ["latest.md", "control.svg", "scale.svg", "flows.svg", "throughput.svg"]) {
+    for (const f of ["latest.md", "control.svg", "scale.svg", "flows.svg", "throughput.svg", "marks.svg"]) {
       const text = fs.readFileSync(path.join(out, f), "utf8");
       assert.ok(text.length > 100, `${f} is not empty`);
       if (f.endsWith(".svg")) assert.match(text, /^<svg[^>]*>[\s\S]*<\/svg>\s*$/, `${f} is an SVG`);
@@ -129,7 +130,29 @@ describe("bench (quick mode)", { concurrency: false }, () => {
     assert.deepEqual(d.stateChecks.mismatches, []);
     const b = results?.breakdown;
     assert.ok(b?.ssh.ssh2Exec.median > 0);
-    assert.equal(results.targets.length, 6);
+    assert.equal(results.targets.length, 7);
+  });
+
+  test("connection marks: held connections survive a weight change with marks, and some break without", () => {
+    const m = results?.marks;
+    assert.ok(m, "the marks section ran");
+    assert.deepEqual(
+      m.survival.map((c: { change: string; variant: string }) => `${c.change} ${c.variant}`),
+      ["3:2:1 -> 1:2:3 without marks", "3:2:1 -> 1:2:3 with marks"],
+    );
+    for (const c of m.survival) {
+      assert.equal(c.firstErrors, 0, `${c.variant}: every connection answered at first`);
+      assert.equal(c.brokenWithoutChange, 0, `${c.variant}: nothing broke before the change`);
+      assert.equal(
+        c.byUplink.reduce((n: number, u: { held: number }) => n + u.held, 0),
+        c.connections,
+      );
+    }
+    const [without, withMarks] = m.survival;
+    assert.equal(withMarks.broken, 0, "with marks no connection broke or moved");
+    assert.ok(without.broken > 0, "without marks the weight change broke connections (the measurement sees breakage)");
+    assert.equal(m.floorCost.resources["with marks"] - m.floorCost.resources["without marks"], 2);
+    assert.deepEqual(m.stateChecks.mismatches, []);
   });
 
   test("no namespace or process is left behind", () => {
