@@ -3,7 +3,16 @@
 // read render the entry's scripts and run them through the session pool.
 import type * as provider from "@pulumi/pulumi/provider";
 import type { z } from "zod";
-import { type EntryByKind, type ResourceKind, type Scripts, expectedState, kindOf, parseState, renderScripts } from "../lib/render";
+import {
+  type EntryByKind,
+  type ResourceKind,
+  type Scripts,
+  expectedState,
+  kindOf,
+  parseHealth,
+  parseState,
+  renderScripts,
+} from "../lib/render";
 import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { formatPath } from "../lib/schema";
 import { connectionSchema, describeTarget, toConnection } from "./connection";
@@ -15,13 +24,15 @@ import { type Connection, ScriptError, type SshPool } from "./ssh";
 const FRAME_KEYS = ["connection", "preflight", "kernelState"] as const;
 /** Outputs besides the inputs. */
 export const REMOVE_SCRIPT = "removeScript";
+/** What the health monitor says (read only): beside kernelState, so an outage is never drift. */
+export const HEALTH = "health";
 
 type Props = Record<string, unknown>;
 
 export function entryOf<K extends ResourceKind>(_kind: K, props: Props): EntryByKind[K] {
   const entry: Props = {};
   for (const [k, v] of Object.entries(props)) {
-    if (!(FRAME_KEYS as readonly string[]).includes(k) && k !== REMOVE_SCRIPT) entry[k] = reveal(v); // a field marked secret arrives wrapped
+    if (!(FRAME_KEYS as readonly string[]).includes(k) && k !== REMOVE_SCRIPT && k !== HEALTH) entry[k] = reveal(v); // a field marked secret arrives wrapped
   }
   return entry as unknown as EntryByKind[K];
 }
@@ -105,9 +116,10 @@ export class Lifecycle {
     const entry = entryOf(kind, props);
     const result = await this.pool.runChecked(conn, renderScripts(kind, entry).read, `read ${kind} ${name}`);
     const kernelState = parseState(kind, entry, result.stdout);
+    const health = parseHealth(kind, entry, result.stdout);
     const inputs: Props = {};
-    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT) inputs[k] = v;
-    return { id, props: { ...props, kernelState }, inputs: { ...inputs, kernelState } };
+    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT && k !== HEALTH) inputs[k] = v;
+    return { id, props: { ...props, kernelState, ...(health ? { [HEALTH]: health } : {}) }, inputs: { ...inputs, kernelState } };
   }
 
   /** The preflight, then the entry's apply script; when that fails, `undo`'s script, and both are reported. */

@@ -204,6 +204,7 @@ describe("MultiWanGateway under mocks", () => {
         "Masquerade home-masquerade-isp1",
         "Masquerade home-masquerade-isp2",
         "Forward home-forward",
+        "HealthMonitor home-health",
       ].sort(),
     );
     const deps = (name: string) =>
@@ -220,6 +221,7 @@ describe("MultiWanGateway under mocks", () => {
     assert.deepEqual(deps("home-multipath"), ["home-host", "home-mark-isp1", "home-mark-isp2", "home-table-isp1", "home-table-isp2"]);
     assert.deepEqual(deps("home-pinned-isp2"), ["home-host"]);
     assert.deepEqual(deps("home-forward"), ["home-host"]);
+    assert.deepEqual(deps("home-health"), ["home-host", "home-mark-isp1", "home-mark-isp2", "home-multipath", "home-pinned-isp2"]);
 
     assert.deepEqual(
       Object.keys(gateway.resources),
@@ -314,7 +316,7 @@ describe("MultiWanGateway under mocks", () => {
     }
   });
 
-  test("changing one uplink's weight changes exactly one resource's inputs", async () => {
+  test("changing one uplink's weight changes the multipath route and the monitor's configuration only", async () => {
     const before = await buildGateway("home");
     const raw = rawSite("home");
     raw.uplinks[1].weight = 3;
@@ -324,7 +326,12 @@ describe("MultiWanGateway under mocks", () => {
     const b = inputsOf(after.session);
     assert.deepEqual([...a.keys()], [...b.keys()], "the same resources");
     const changed = [...a.keys()].filter((name) => a.get(name) !== b.get(name));
-    assert.deepEqual(changed, ["home-multipath"]);
+    assert.deepEqual(changed, ["home-multipath", "home-health"]);
+    assert.deepEqual(
+      after.session.byName("home-health").inputs.uplinks.map((u: any) => u.weight),
+      [2, 3],
+      "the monitor applies the new weights to the healthy uplinks",
+    );
     assert.deepEqual(
       after.session.byName("home-multipath").inputs.nexthops.map((n: any) => n.weight),
       [2, 3],
