@@ -46,10 +46,12 @@ test("offline preview of the home stack lists every planned resource", async () 
       "home-masquerade-isp1",
       "home-masquerade-isp2",
       "home-forward",
+      "home-health",
     ]) {
       assert.match(preview.output, new RegExp(`::${name}\\]`), `${name} is in the preview`);
     }
-    assert.match(preview.output, /\+ 12 to create/);
+    // The stack, the component and its 13 resources.
+    assert.match(preview.output, /\+ 15 to create/);
     assert.match(preview.output, /weight\s*: 2/);
     assert.match(preview.output, /"rule 1001: from 192\.168\.1\.1 lookup 101 proto 77"/);
     assert.equal(fs.readFileSync(tracked, "utf8"), before, "the repository's stack file is untouched");
