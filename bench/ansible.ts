@@ -304,11 +304,11 @@ export function ansibleVars(site: Site, originalSysctls: Record<string, string>)
   const mp = plan.multipath;
   return {
     protocol,
-    sysctls: plan.host.sysctls.map((s) => ({ name: s.name, value: s.value })),
-    sysctls_original: plan.host.sysctls.map((s) => {
-      const v = originalSysctls[s.name];
-      if (v === undefined) throw new Error(`no original value for ${s.name} in the pristine snapshot`);
-      return { name: s.name, value: v };
+    sysctls: Object.entries(plan.host.sysctls).map(([name, value]) => ({ name, value })),
+    sysctls_original: Object.keys(plan.host.sysctls).map((name) => {
+      const v = originalSysctls[name];
+      if (v === undefined) throw new Error(`no original value for ${name} in the pristine snapshot`);
+      return { name, value: v };
     }),
     table_names: plan.host.tableNames,
     tables: plan.tables.map((t) => ({

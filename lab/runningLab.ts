@@ -7,6 +7,8 @@ import { alive, cmdline, killPids, labProcessRe, netnsPids, sleep } from "./proc
 import { diskListing, KERNEL_STATE_SCRIPT, parseKernelState, type GatewaySnapshot } from "./snapshot";
 import { startSshd, waitBanner } from "./sshd";
 import { defaultLog, saveLabState, type LabState } from "./state";
+import { HEALTH_UNIT_FILE } from "../lib/render/health";
+import { startSupervisor, supervisorLog } from "./supervisor";
 import { downLab, type DownOptions, type DownReport } from "./teardown";
 import { createGateway, ROLES, TOPOLOGY, type Role } from "./topology";
 import {
@@ -24,6 +26,8 @@ import {
 
 export type ExecOptions = Pick<RunOptions, "input" | "timeoutMs" | "check">;
 export type ExecResult = RunResult;
+
+const HEALTH_SUPERVISOR = "gw-health-supervisor";
 
 /** What exec() and ssh() allow a command unless told otherwise. */
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -171,6 +175,20 @@ export class Lab {
     this.log(`starting the gateway's test server on :${TOPOLOGY.gatewayServerPort}`);
     this.state.gwServerPid = await startWhoami(this, "gw-server", this.ns.gw, TOPOLOGY.gatewayServerPort);
     this.save();
+  }
+
+  /**
+   * Starts the lab's stand-in for systemd for the health monitor: it runs the
+   * installed multiwan-health.service's ExecStart and restarts it when it
+   * exits (see supervisor.ts). Stopped with everything else on down() or reboot().
+   */
+  superviseHealthMonitor(): number {
+    return startSupervisor(this, HEALTH_SUPERVISOR, HEALTH_UNIT_FILE);
+  }
+
+  /** The health monitor's journal: everything it and its supervisor printed. */
+  healthJournal(): string {
+    return supervisorLog(this, HEALTH_SUPERVISOR);
   }
 
   /** The gateway's kernel state and disk, for before/after comparisons. */

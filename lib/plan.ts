@@ -6,6 +6,7 @@ import type {
   ConnectionMarkEntry,
   ForwardEntry,
   GatewayHostEntry,
+  HealthMonitorEntry,
   MasqueradeEntry,
   MultipathEntry,
   PinnedRoutesEntry,
@@ -20,6 +21,7 @@ export type {
   ConnectionMarkEntry,
   ForwardEntry,
   GatewayHostEntry,
+  HealthMonitorEntry,
   MasqueradeEntry,
   MultipathEntry,
   Nexthop,
@@ -44,6 +46,8 @@ export interface Plan {
   masquerade: MasqueradeEntry[];
   forward: ForwardEntry;
   portForwards: PortForwardsEntry[];
+  /** Only when the site has a healthCheck. */
+  health?: HealthMonitorEntry;
 }
 
 export const MULTIPATH_TABLE_NAME = "multiwan";
@@ -83,6 +87,15 @@ export function planSite(site: Site): Plan {
   );
 
   const byName = new Map(uplinks.map((u) => [u.name, u]));
+  const pinsOf = (u: (typeof uplinks)[number]) => site.pinnedRoutes.filter((p) => byName.get(p.uplink) === u);
+  const routeDest = (p: { destination: string }) => ipRouteDestination(parsePrefix(p.destination)!);
+  // Fallback means something only where a monitor can find the uplink down.
+  const fallbackOf = (u: (typeof uplinks)[number]) =>
+    site.healthCheck
+      ? pinsOf(u)
+          .filter((p) => p.fallback)
+          .map(routeDest)
+      : [];
   const pinned = uplinks
     .map(
       (u): PinnedRoutesEntry => ({
@@ -91,12 +104,30 @@ export function planSite(site: Site): Plan {
         protocol,
         via: u.gateway,
         dev: u.interface,
-        destinations: site.pinnedRoutes
-          .filter((p) => byName.get(p.uplink) === u)
-          .map((p) => ipRouteDestination(parsePrefix(p.destination)!)),
+        destinations: pinsOf(u).map(routeDest),
+        fallback: fallbackOf(u),
       }),
     )
     .filter((p) => p.destinations.length > 0);
+  const hc = site.healthCheck;
+  const health: HealthMonitorEntry | undefined = hc && {
+    table: site.routing.table,
+    protocol,
+    intervalMs: hc.intervalMs,
+    timeoutMs: hc.timeoutMs,
+    downAfter: hc.downAfter,
+    upAfter: hc.upAfter,
+    uplinks: uplinks.map((u) => ({
+      name: u.name,
+      interface: u.interface,
+      address: formatIPv4(u.prefix.address),
+      gateway: u.gateway,
+      mark: u.mark,
+      mask: site.routing.markMask,
+      targets: u.healthCheck?.targets ?? hc.targets,
+      fallback: fallbackOf(u),
+    })),
+  };
 
   /** `sysctl`'s own name for a per-interface setting: a dot in the interface name becomes "/". */
   const perInterface = (iface: string, key: string) => `net.ipv4.conf.${iface.replace(/\./g, "/")}.${key}`;
@@ -106,7 +137,7 @@ export function planSite(site: Site): Plan {
     ...uplinks.map((u) => ({ name: u.interface, address: u.address })),
   ];
   return {
-    preflight: { interfaces, natBackend: backend },
+    preflight: { interfaces, natBackend: backend, healthCheck: health !== undefined },
     host: {
       protocol,
       interfaces,
@@ -172,6 +203,7 @@ export function planSite(site: Site): Plan {
           }),
       }))
       .filter((p) => p.forwards.length > 0),
+    ...(health ? { health } : {}),
   };
 }
 

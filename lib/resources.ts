@@ -36,5 +36,16 @@ export function planResources(plan: Plan): PlannedResource[] {
     planned("Forward", plan.forward, [host]),
     // Replies to a forwarded connection are routed by its mark.
     ...plan.portForwards.map((entry) => planned("PortForwards", entry, [host, markKey(entry.uplink)])),
+    // The monitor adjusts the multipath and pinned routes and drops marked connections: all must exist first.
+    ...(plan.health
+      ? [
+          planned("HealthMonitor", plan.health, [
+            host,
+            ...markKeys,
+            resourceKey("MultipathDefaultRoute", plan.multipath),
+            ...plan.pinned.map((p) => resourceKey("PinnedRoutes", p)),
+          ]),
+        ]
+      : []),
   ];
 }

@@ -129,6 +129,41 @@ const portForward = z.strictObject({
   to: forwardTarget,
 });
 
+/** Addresses the health monitor pings through every uplink (design §9). */
+const healthTargets = z
+  .array(ipv4)
+  .min(1, { error: "needs at least one target address" })
+  .max(4, { error: "at most 4 targets: every target is one more ping per uplink" });
+
+const boundedMs = (min: number, max: number, dflt: number) =>
+  z
+    .number()
+    .int({ error: "must be a whole number of milliseconds" })
+    .min(min, { error: `must be between ${min} and ${max} ms` })
+    .max(max, { error: `must be between ${min} and ${max} ms` })
+    .default(dflt);
+const rounds = (max: number, dflt: number) =>
+  z
+    .number()
+    .int({ error: "must be a whole number of rounds" })
+    .min(1, { error: `must be between 1 and ${max} rounds` })
+    .max(max, { error: `must be between 1 and ${max} rounds` })
+    .default(dflt);
+
+/** Without it no monitor is installed. */
+const healthCheck = z.strictObject({
+  targets: healthTargets,
+  /** One probe per target and uplink every intervalMs; one round. */
+  intervalMs: boundedMs(100, 10000, 500),
+  /** A reply later than this counts as lost. */
+  timeoutMs: boundedMs(100, 10000, 1000),
+  /** Consecutive failed rounds (no target answered) before an uplink is down. */
+  downAfter: rounds(20, 3),
+  /** Consecutive good rounds before a down uplink is up again (flap damping). */
+  upAfter: rounds(50, 5),
+});
+export const HEALTH_DEFAULTS = { intervalMs: 500, timeoutMs: 1000, downAfter: 3, upAfter: 5 } as const;
+
 const uplink = z.strictObject({
   name: uplinkName,
   interface: interfaceName,
@@ -144,6 +179,8 @@ const uplink = z.strictObject({
   priority: rulePriority.optional(),
   /** The connection mark of this uplink's connections; default: (index + 1) × the lowest bit of routing.markMask. */
   mark: markValue.optional(),
+  /** This uplink's own targets instead of healthCheck.targets (e.g. its ISP's resolver). */
+  healthCheck: z.strictObject({ targets: healthTargets }).optional(),
 });
 
 /** Route protocol / rule protocol number that marks everything we add. */
@@ -183,6 +220,13 @@ const routing = z.strictObject({
   hashPolicy: z.union([z.literal(0), z.literal(1)], { error: "must be 0 (addresses) or 1 (addresses and ports)" }).default(1),
 });
 
+const pinnedRoute = z.strictObject({
+  destination,
+  uplink: z.string(),
+  /** While the pinned uplink is down, the destination uses the healthy uplinks (false: it keeps failing). */
+  fallback: z.boolean().default(true),
+});
+
 export const siteSchema = z
   .strictObject({
     host,
@@ -191,11 +235,12 @@ export const siteSchema = z
       .array(uplink)
       .min(1, { error: "needs at least one uplink" })
       .max(MAX_UPLINKS, { error: `at most ${MAX_UPLINKS} uplinks are supported` }),
-    pinnedRoutes: z.array(z.strictObject({ destination, uplink: z.string() })).default([]),
+    pinnedRoutes: z.array(pinnedRoute).default([]),
     /** Connections to an uplink's address and port, forwarded to a LAN host (DNAT). */
     portForwards: z.array(portForward).default([]),
     nat: z.strictObject({ backend: z.enum(["nftables", "iptables"]).default("nftables") }).default({ backend: "nftables" }),
     routing: routing.default(routing.parse({})),
+    healthCheck: healthCheck.optional(),
   })
   .superRefine((site, ctx) => crossCheck(site as unknown as LooseSite, ctx), { when: () => true });
 
@@ -205,7 +250,9 @@ export const FIELDS_BY_PATH: Record<string, string[]> = {
   host: Object.keys(host.shape),
   lan: ["interface", "address"],
   uplinks: Object.keys(uplink.shape),
-  pinnedRoutes: ["destination", "uplink"],
+  pinnedRoutes: Object.keys(pinnedRoute.shape),
+  healthCheck: Object.keys(healthCheck.shape),
+  "uplinks.healthCheck": ["targets"],
   portForwards: Object.keys(portForward.shape),
   nat: ["backend"],
   routing: Object.keys(routing.shape),
@@ -263,6 +310,7 @@ interface LooseSite {
   pinnedRoutes?: unknown;
   portForwards?: unknown;
   routing?: Loose<Site["routing"]>;
+  healthCheck?: unknown;
 }
 type Ctx = z.RefinementCtx;
 type Path = (string | number)[];
@@ -403,6 +451,7 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
   // An invalid mask is reported at its own field; marks are checked against a valid one only.
   if (markMask !== undefined && markMask >= 1 && markMask <= 0xffffffff) checkMarks(ctx, uplinks, markMask);
   checkPortForwards(ctx, site, uplinks);
+  checkHealth(ctx, site, uplinks, subnets);
 
   const names = new Set(uplinks.map((u) => str(u?.name)).filter(Boolean));
   const pins = list(site.pinnedRoutes);
@@ -421,6 +470,46 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
     })),
     (v) => `${v} is already pinned by`,
   );
+}
+
+/**
+ * Health targets: no repeats, and none on a subnet of the gateway's own (main
+ * answers those before any uplink's table, so the probe would never leave
+ * through the uplink's modem and would prove nothing about the ISP).
+ */
+function checkHealth(ctx: Ctx, site: LooseSite, uplinks: Loose<Uplink>[], subnets: { label: string; prefix: Prefix }[]) {
+  const targets = (v: unknown, at: Path) => {
+    const list = Array.isArray(v) ? v : [];
+    const seen = new Map<number, number>();
+    list.forEach((t, j) => {
+      const addr = addrOf(t);
+      if (addr === undefined) return;
+      const where = [...at, j];
+      const earlier = seen.get(addr);
+      if (earlier !== undefined) issue(ctx, where, `${formatIPv4(addr)} is already a target (${formatPath([...at, earlier])})`);
+      else seen.set(addr, j);
+      const local = subnets.find((s) => contains(s.prefix, addr));
+      if (local)
+        issue(
+          ctx,
+          where,
+          `${formatIPv4(addr)} is on ${local.label}'s subnet ${networkOf(local.prefix)}: the gateway reaches it directly, so its answers say nothing about an ISP; choose an address on the internet, like 1.1.1.1`,
+        );
+    });
+  };
+  const hc = isMapping(site.healthCheck) ? site.healthCheck : undefined;
+  if (hc) targets(hc.targets, ["healthCheck", "targets"]);
+  uplinks.forEach((u, i) => {
+    const own = isMapping(u?.healthCheck) ? u.healthCheck : undefined;
+    if (!own) return;
+    if (!hc)
+      issue(
+        ctx,
+        ["uplinks", i, "healthCheck"],
+        "needs the site's healthCheck (interval and thresholds); add healthCheck: { targets: [...] } at the top level of the site",
+      );
+    targets(own.targets, ["uplinks", i, "healthCheck", "targets"]);
+  });
 }
 
 /** Marks: inside routing.markMask, unique; a default mark must fit the mask. */

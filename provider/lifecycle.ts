@@ -9,7 +9,16 @@
 // an update that changes nothing on the box.
 import type * as provider from "@pulumi/pulumi/provider";
 import type { z } from "zod";
-import { type EntryByKind, type ResourceKind, type Scripts, expectedState, kindOf, parseState, renderScripts } from "../lib/render";
+import {
+  type EntryByKind,
+  type ResourceKind,
+  type Scripts,
+  expectedState,
+  kindOf,
+  parseHealth,
+  parseState,
+  renderScripts,
+} from "../lib/render";
 import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { formatPath } from "../lib/schema";
 import type { ProviderConfig } from "./config";
@@ -25,7 +34,9 @@ const LEGACY_KEYS = ["connection", "preflight"] as const;
 export const KERNEL_STATE = "kernelState";
 /** Outputs besides the inputs. */
 export const REMOVE_SCRIPT = "removeScript";
-const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT];
+/** What the health monitor says (read only): beside kernelState, so an outage is never drift. */
+export const HEALTH = "health";
+const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT, HEALTH];
 
 type Props = Record<string, unknown>;
 
@@ -178,9 +189,10 @@ export class Lifecycle {
     const entry = entryOf(kind, props);
     const result = await this.pool.runChecked(conn, renderScripts(kind, entry).read, `read ${kind} ${name}`);
     const kernelState = parseState(kind, entry, result.stdout);
+    const health = parseHealth(kind, entry, result.stdout);
     const inputs: Props = {};
-    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT) inputs[k] = v;
-    return { id, props: { ...props, kernelState }, inputs: { ...inputs, kernelState } };
+    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT && k !== HEALTH) inputs[k] = v;
+    return { id, props: { ...props, kernelState, ...(health ? { [HEALTH]: health } : {}) }, inputs: { ...inputs, kernelState } };
   }
 
   /** The preflight, then the entry's apply script; when that fails, `undo`'s script, and both are reported. */

@@ -8,8 +8,9 @@ start=$SECONDS
 export DEBIAN_FRONTEND=noninteractive
 # The lab's and the bench's tools, and what the unit tests run the rendered
 # files through (shellcheck; dash for `sh -n`; systemd-analyze from systemd;
-# ssh-keygen from openssh-client): under CI=true a missing one fails its test.
-need=(iproute2 socat openssh-server openssh-client nftables iptables conntrack systemd iperf3 shellcheck dash)
+# ssh-keygen from openssh-client; ping from iputils-ping for the health monitor):
+# under CI=true a missing one fails its test.
+need=(iproute2 socat openssh-server openssh-client nftables iptables conntrack iputils-ping systemd iperf3 shellcheck dash)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

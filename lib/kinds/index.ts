@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { connectionMark } from "./connectionMark";
 import { forward } from "./forward";
 import { gatewayHost } from "./gatewayHost";
+import { healthMonitor } from "./healthMonitor";
 import type { Kind } from "./kind";
 import { masquerade } from "./masquerade";
 import { multipath } from "./multipath";
@@ -22,6 +23,7 @@ export const kinds = {
   Masquerade: masquerade,
   Forward: forward,
   PortForwards: portForwards,
+  HealthMonitor: healthMonitor,
 };
 
 export type ResourceKind = keyof typeof kinds;
@@ -46,6 +48,7 @@ export type { Kind } from "./kind";
 export type { ConnectionMarkEntry } from "./connectionMark";
 export type { ForwardEntry } from "./forward";
 export type { GatewayHostEntry } from "./gatewayHost";
+export type { HealthMonitorEntry, WatchedUplink } from "./healthMonitor";
 export type { MasqueradeEntry } from "./masquerade";
 export type { MultipathEntry, Nexthop } from "./multipath";
 export type { PinnedRoutesEntry } from "./pinnedRoutes";

@@ -28,6 +28,12 @@ export interface Kind<E> {
   expected(entry: E): string[];
   /** The read output's facts -> canonical state lines (the same shape as `expected`). */
   parse(facts: Facts, entry: E): string[];
+  /**
+   * What the health monitor says about the uplinks this resource uses
+   * ("isp1 down since ..."): reported beside kernelState, never in it, so an
+   * outage shows in an output instead of as drift.
+   */
+  health?(facts: Facts, entry: E): string[];
 }
 
 /** Sorted unique lines: both sides of a drift compare are put in this form. */

@@ -2,8 +2,11 @@
 // after main has answered everything but its default (the wg-quick pattern),
 // so the host's own default route stays untouched as a fallback.
 import { z } from "zod";
+import { downUplinks, healthLines } from "../facts/health";
 import { routesOf } from "../facts/routes";
 import { rulesOf } from "../facts/rules";
+import { factLines } from "../facts/sections";
+import { WEIGHTS_FILE } from "../render/paths";
 import { sh } from "../render/shell";
 import type { Kind } from "./kind";
 import { interfaceName, ipv4, protocolNumber, rulePriority, tableId, uplinkName } from "./fields";
@@ -24,10 +27,30 @@ export type MultipathEntry = z.infer<typeof multipathSchema>;
 const MAIN_TABLE = 254;
 const mainSelector = `from all lookup ${MAIN_TABLE} suppress_prefixlength 0`;
 const multipathSelector = (e: MultipathEntry) => `from all lookup ${e.table}`;
-/** The default route as `ip route` prints it (and lib/facts/routes.ts spells it). */
-const defaultRoute = (e: MultipathEntry) =>
-  `default ${e.nexthops.map((n) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`).join(" ")}`;
-const nexthopArgs = (e: MultipathEntry) => e.nexthops.map((n) => `nexthop via ${sh(n.via)} dev ${sh(n.dev)} weight ${n.weight}`).join(" ");
+/** The default route over `hops` as `ip route` prints it (and lib/facts/routes.ts spells it): one nexthop prints without weight. */
+export const routeOver = (hops: readonly Nexthop[]) =>
+  hops.length === 1
+    ? `default via ${hops[0].via} dev ${hops[0].dev}`
+    : `default ${hops.map((n) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`).join(" ")}`;
+const defaultRoute = (e: MultipathEntry) => routeOver(e.nexthops);
+export const nexthopArgs = (hops: readonly Nexthop[]) =>
+  hops.map((n) => `nexthop via ${sh(n.via)} dev ${sh(n.dev)} weight ${n.weight}`).join(" ");
+
+/**
+ * The nexthops that should be live: the desired ones without the uplinks the
+ * health monitor found down; all of them when every one is down (mwan3's
+ * last resort: a route that may work beats none).
+ */
+export function liveNexthops(e: MultipathEntry, down: ReadonlySet<string>): Nexthop[] {
+  const healthy = e.nexthops.filter((n) => !down.has(n.uplink));
+  return healthy.length > 0 ? healthy : e.nexthops;
+}
+
+/** WEIGHTS_FILE's content: "<uplink> <weight>" per line. */
+const weightLines = (e: MultipathEntry) => [
+  "# multiwan: the desired weights (written by pulumi up); the health monitor builds the route from them",
+  ...e.nexthops.map((n) => `${n.uplink} ${n.weight}`),
+];
 
 export const multipath: Kind<MultipathEntry> = {
   schema: multipathSchema,
@@ -40,9 +63,18 @@ export const multipath: Kind<MultipathEntry> = {
     `step "check interfaces"`,
     ...e.nexthops.map((n) => `need_interface ${sh(n.dev)}`),
     "",
-    `step "weighted default route in table ${e.table}"`,
-    `[ "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" = ${sh(defaultRoute(e))} ] ||`,
-    `  run ip route replace default table ${e.table} proto ${e.protocol} ${nexthopArgs(e)}`,
+    // An `up` during an outage must not put a dead nexthop back (design §9).
+    `step "weighted default route in table ${e.table}, without the uplinks the health monitor found down"`,
+    `mw_hops=`,
+    ...e.nexthops.map((n) => `mw_down ${sh(n.uplink)} || mw_hops="$mw_hops ${nexthopArgs([n])}"`),
+    `# Every uplink down: keep them all (the monitor does the same).`,
+    `[ -n "$mw_hops" ] || mw_hops=${sh(nexthopArgs(e.nexthops))}`,
+    `mw_multipath ${e.table} ${e.protocol} "$mw_hops"`,
+    "",
+    `step "the desired weights, for the health monitor: ${WEIGHTS_FILE}"`,
+    `write_file ${WEIGHTS_FILE} <<'EOF'`,
+    ...weightLines(e),
+    `EOF`,
     "",
     `step "rules that reach table ${e.table} after main"`,
     `mw_rule ${e.mainPriority} '${mainSelector}' ${e.protocol}`,
@@ -55,22 +87,36 @@ export const multipath: Kind<MultipathEntry> = {
     "",
     `step "remove the weighted default route"`,
     `[ -z "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" ] || run ip route del default table ${e.table} proto ${e.protocol}`,
+    `[ ! -e ${WEIGHTS_FILE} ] || run rm -f ${WEIGHTS_FILE}`,
   ],
   read: (e) => [
     `fact routes ip -j -N route show table ${e.table} proto ${e.protocol}`,
     `fact main-rule ip -j -N rule show pref ${e.mainPriority}`,
     `fact multipath-rule ip -j -N rule show pref ${e.multipathPriority}`,
+    `fact health mw_states ${e.nexthops.map((n) => sh(n.uplink)).join(" ")}`,
+    `fact weights cat ${WEIGHTS_FILE}`,
   ],
   expected: (e) => [
     `route ${defaultRoute(e)}`,
     `rule ${e.mainPriority}: ${mainSelector} proto ${e.protocol}`,
     `rule ${e.multipathPriority}: ${multipathSelector(e)} proto ${e.protocol}`,
+    ...weightLines(e)
+      .filter((l) => !l.startsWith("#"))
+      .map((l) => `weight ${l}`),
   ],
-  parse: (facts) => [
+  parse: (facts, e) => {
     // The table also holds the pinned routes; those are PinnedRoutes' own.
-    ...routesOf(facts, "routes")
-      .lines.filter((l) => l.startsWith("default ") || l.startsWith("unreadable "))
-      .map((l) => `route ${l}`),
-    ...rulesOf(facts, ["main-rule", "multipath-rule"]).map((l) => `rule ${l}`),
-  ],
+    const defaults = routesOf(facts, "routes").lines.filter((l) => l.startsWith("default ") || l.startsWith("unreadable "));
+    // An outage is not drift: the route the monitor made reads as the desired one; health says why.
+    const live = routeOver(liveNexthops(e, downUplinks(facts)));
+    const routes = defaults.length === 1 && defaults[0] === live ? [defaultRoute(e)] : defaults;
+    return [
+      ...routes.map((l) => `route ${l}`),
+      ...rulesOf(facts, ["main-rule", "multipath-rule"]).map((l) => `rule ${l}`),
+      ...factLines(facts, "weights")
+        .filter((l) => !l.startsWith("#"))
+        .map((l) => `weight ${l}`),
+    ];
+  },
+  health: (facts) => healthLines(facts),
 };

@@ -2,6 +2,7 @@
 // server that dislikes a changing source address). They live in the
 // multipath table, so main still wins for the gateway's own subnets.
 import { z } from "zod";
+import { downUplinks, healthLines } from "../facts/health";
 import { routesOf } from "../facts/routes";
 import { sh } from "../render/shell";
 import type { Kind } from "./kind";
@@ -14,8 +15,17 @@ export const pinnedRoutesSchema = z.strictObject({
   via: ipv4,
   dev: interfaceName,
   destinations: z.array(routeDestination.refine((d) => d !== "default", { error: "the default route cannot be pinned" })).min(1),
+  /**
+   * Those of `destinations` that use the multipath set while the health
+   * monitor has this uplink down: their route is taken out, so the table's
+   * default (the healthy uplinks) answers. The others keep failing.
+   */
+  fallback: z.array(routeDestination).default([]),
 });
 export type PinnedRoutesEntry = z.infer<typeof pinnedRoutesSchema>;
+
+const steady = (e: PinnedRoutesEntry) => e.destinations.filter((d) => !e.fallback.includes(d));
+const falling = (e: PinnedRoutesEntry) => e.destinations.filter((d) => e.fallback.includes(d));
 
 export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
   schema: pinnedRoutesSchema,
@@ -30,11 +40,30 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
       `step "check interfaces"`,
       `need_interface ${sh(e.dev)}`,
       "",
-      `step "pin ${e.destinations.length} destination(s) to ${e.uplink}"`,
-      `ip_batch <<'EOF'`,
-      ...e.destinations.map((d) => `route replace ${sh(d)} via ${sh(e.via)} dev ${sh(e.dev)} ${where}`),
-      `EOF`,
-      "",
+      ...(steady(e).length === 0
+        ? []
+        : [
+            `step "pin ${steady(e).length} destination(s) to ${e.uplink}"`,
+            `ip_batch <<'EOF'`,
+            ...steady(e).map((d) => `route replace ${sh(d)} via ${sh(e.via)} dev ${sh(e.dev)} ${where}`),
+            `EOF`,
+            "",
+          ]),
+      ...(falling(e).length === 0
+        ? []
+        : [
+            // Like the monitor does: while the uplink is down these use the multipath default.
+            `step "pin ${falling(e).length} destination(s) with fallback to ${e.uplink}, unless the health monitor has it down"`,
+            `if mw_down ${sh(e.uplink)}; then`,
+            `  mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -xF '${falling(e).join("\n")}' |`,
+            `    sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+            `else`,
+            `  ip_batch <<'EOF'`,
+            ...falling(e).map((d) => `route replace ${sh(d)} via ${sh(e.via)} dev ${sh(e.dev)} ${where}`),
+            `EOF`,
+            `fi`,
+            "",
+          ]),
       `step "unpin destinations no longer pinned to ${e.uplink}"`,
       // One destination per line: grep -F -x compares them as whole strings.
       `mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -v '^default$' | grep -vxF '${e.destinations.join("\n")}' |`,
@@ -49,11 +78,19 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
       `  sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
     ];
   },
-  read: (e) => [`fact routes ip -j -N route show table ${e.table} proto ${e.protocol} dev ${sh(e.dev)}`],
+  read: (e) => [
+    `fact routes ip -j -N route show table ${e.table} proto ${e.protocol} dev ${sh(e.dev)}`,
+    `fact health mw_states ${sh(e.uplink)}`,
+  ],
   expected: (e) => e.destinations.map((d) => `route ${d} via ${e.via}`),
   // `dev` filters the listing, so ip leaves it out of each route; the default is MultipathDefaultRoute's.
-  parse: (facts) =>
-    routesOf(facts, "routes")
+  parse: (facts, e) => {
+    const lines = routesOf(facts, "routes")
       .lines.filter((l) => !l.startsWith("default "))
-      .map((l) => `route ${l}`),
+      .map((l) => `route ${l}`);
+    // An outage is not drift: the fallback routes the monitor took out read as present.
+    const outage = downUplinks(facts).has(e.uplink) ? falling(e).map((d) => `route ${d} via ${e.via}`) : [];
+    return [...lines, ...outage];
+  },
+  health: (facts) => healthLines(facts),
 };

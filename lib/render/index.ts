@@ -74,6 +74,11 @@ export function parseState<K extends ResourceKind>(kind: K, entry: EntryByKind[K
   return canonical([...kindOf(kind).parse(facts, entry), ...factLines(facts, "boot-copy").map((l) => `boot copy ${l}`)]);
 }
 
+/** What the health monitor says about the resource's uplinks (the `health` output); undefined for kinds that use none. */
+export function parseHealth<K extends ResourceKind>(kind: K, entry: EntryByKind[K], output: string): string[] | undefined {
+  return kindOf(kind).health?.(parseFacts(output), entry);
+}
+
 export { KINDS, isResourceKind, kindOf } from "../kinds";
 export type { EntryByKind, ResourceKind } from "../kinds";
 export { LIB_PATH, PRELUDE, sh } from "./shell";

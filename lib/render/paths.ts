@@ -1,2 +1,12 @@
 /** The tool's own folder on the gateway: saved sysctls, boot copies, markers. */
 export const STATE_DIR = "/etc/multiwan";
+/** Live state the health monitor shares with the resources (design §9): lost on reboot, like the kernel's. */
+export const RUN_DIR = "/run/multiwan";
+/** One file per uplink the monitor watches: "up <epoch>" or "down <epoch>". */
+export const HEALTH_STATE_DIR = `${RUN_DIR}/state`;
+/**
+ * The desired weight of each uplink ("<uplink> <weight>" per line), written by
+ * MultipathDefaultRoute: the health monitor reads it when it rebuilds the
+ * route, so a weight change is one resource's update, outage or not.
+ */
+export const WEIGHTS_FILE = `${STATE_DIR}/weights.conf`;

@@ -8,6 +8,8 @@ import { script, sh } from "./shell";
 export const preflightSchema = z.strictObject({
   interfaces: z.array(z.strictObject({ name: interfaceName, address: interfaceAddress })).min(1),
   natBackend,
+  /** The site has a healthCheck: the monitor needs iputils ping (busybox's has no -O) and mkfifo. */
+  healthCheck: z.boolean().default(false),
 });
 /** Checked read-only before the first change of a run. */
 export type Preflight = z.infer<typeof preflightSchema>;
@@ -20,6 +22,13 @@ export function renderPreflight(p: Preflight): string {
     `command -v ip >/dev/null || problem "ip (iproute2) is not installed"`,
     `command -v ${tool} >/dev/null || problem "${tool} is not installed (needed for nat.backend ${p.natBackend})"`,
     `command -v conntrack >/dev/null || problem "conntrack is not installed (Debian/Ubuntu: apt-get install conntrack); multiwan needs it to drop the connections of an uplink that leaves the site"`,
+    ...(p.healthCheck
+      ? [
+          `if ! command -v ping >/dev/null; then problem "ping is not installed (Debian/Ubuntu: apt-get install iputils-ping); the health monitor needs it"; ` +
+            `elif ! ping -V 2>&1 | grep -q iputils; then problem "ping is not iputils ping (Debian/Ubuntu: apt-get install iputils-ping); the health monitor needs its -O option"; fi`,
+          `command -v mkfifo >/dev/null || problem "mkfifo is not installed (Debian/Ubuntu: coreutils); the health monitor needs it"`,
+        ]
+      : []),
     ...p.interfaces.map(
       (i) =>
         `if [ ! -e /sys/class/net/${sh(i.name)} ]; then problem "interface ${i.name} does not exist"; ` +

@@ -1,6 +1,6 @@
 // Shared pieces of every generated script: the prelude (installed on the
 // box as /etc/multiwan/lib.sh), quoting, and how a script is put together.
-import { STATE_DIR } from "./paths";
+import { HEALTH_STATE_DIR, STATE_DIR } from "./paths";
 
 /** Characters that never need quoting in sh; everything validated stays in this set. */
 const SAFE = /^[A-Za-z0-9_./:=+@%,-]+$/;
@@ -57,6 +57,26 @@ write_file() {
   if [ -f "$1" ] && [ "$(cat "$1")" = "$mw_content" ]; then return 0; fi
   printf '+ write %s\n' "$1" >&2
   printf '%s\n' "$mw_content" >"$1.multiwan-tmp" && mv "$1.multiwan-tmp" "$1" || die "cannot write $1"
+}
+# True when the health monitor has found uplink $1 down (its state file in
+# ${HEALTH_STATE_DIR}); without a monitor there is no file and every uplink counts as up.
+mw_down() {
+  mw_state=
+  [ ! -r "${HEALTH_STATE_DIR}/$1" ] || read -r mw_state _ <"${HEALTH_STATE_DIR}/$1" || true
+  [ "$mw_state" = down ]
+}
+# For read: "<uplink> <state> <since>" for each uplink in $@ that the monitor watches.
+mw_states() { for mw_u; do [ ! -r "${HEALTH_STATE_DIR}/$mw_u" ] || printf '%s %s\n' "$mw_u" "$(cat "${HEALTH_STATE_DIR}/$mw_u")"; done; }
+# Converges the default route of table $1 (protocol $2) to the nexthops in $3
+# ("nexthop via A dev X weight W ..."), compared the way ip prints it: a
+# single nexthop prints as "default via A dev X".
+mw_multipath() {
+  mw_t=$1 mw_p=$2
+  # shellcheck disable=SC2086 # split on purpose: a validated list of nexthop words
+  set -- $3
+  if [ $# -eq 6 ]; then mw_want="default via $3 dev $5"; else mw_want="default $*"; fi
+  [ "$(mw_routes "$mw_t" "$mw_p" | grep '^default ' || true)" != "$mw_want" ] || return 0
+  run ip route replace default table "$mw_t" proto "$mw_p" "$@"
 }
 need_interface() { [ -e "/sys/class/net/$1" ] || die "interface $1 does not exist on this host"; }
 # For read: prints "@@ $1", then what the command prints (nothing when it

@@ -48,11 +48,12 @@ test("offline preview of the home stack lists every planned resource", async () 
       "home-masquerade-isp1",
       "home-masquerade-isp2",
       "home-forward",
+      "home-health",
     ]) {
       assert.match(preview.output, new RegExp(`::${name}\\]`), `${name} is in the preview`);
     }
-    // 12 resources, the gateway's provider, the component and the stack.
-    assert.match(preview.output, /\+ 15 to create/);
+    // 13 resources, the gateway's provider, the component and the stack.
+    assert.match(preview.output, /\+ 16 to create/);
     assert.match(preview.output, /weight\s*: 2/);
     // Readable in a pull request: each resource once, the connection once (in the gateway's provider).
     const lines = preview.stdout.trimEnd().split("\n").length;

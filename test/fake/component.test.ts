@@ -213,6 +213,7 @@ describe("MultiWanGateway under mocks", () => {
         "Masquerade home-masquerade-isp1",
         "Masquerade home-masquerade-isp2",
         "Forward home-forward",
+        "HealthMonitor home-health",
       ].sort(),
     );
     const deps = (name: string) =>
@@ -229,6 +230,7 @@ describe("MultiWanGateway under mocks", () => {
     assert.deepEqual(deps("home-multipath"), ["home-host", "home-mark-isp1", "home-mark-isp2", "home-table-isp1", "home-table-isp2"]);
     assert.deepEqual(deps("home-pinned-isp2"), ["home-host"]);
     assert.deepEqual(deps("home-forward"), ["home-host"]);
+    assert.deepEqual(deps("home-health"), ["home-host", "home-mark-isp1", "home-mark-isp2", "home-multipath", "home-pinned-isp2"]);
 
     assert.deepEqual(
       Object.keys(gateway.resources),
@@ -330,7 +332,7 @@ describe("MultiWanGateway under mocks", () => {
     }
   });
 
-  test("changing one uplink's weight changes exactly one resource's inputs", async () => {
+  test("changing one uplink's weight changes the multipath route only (the monitor reads the weights it writes)", async () => {
     const before = await buildGateway("home");
     const raw = rawSite("home");
     raw.uplinks[1].weight = 3;

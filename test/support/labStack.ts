@@ -14,6 +14,8 @@ export interface LabStackSession {
   pristine: GatewaySnapshot;
   /** Runs a pulumi command against the lab's stack. */
   pulumi(...args: string[]): Promise<RunResult>;
+  /** `pulumi stack export`, parsed: every resource's inputs and outputs. */
+  stackExport(): Promise<any>;
   /** Edits the stack's `multiwan:site` in place. */
   editSite(edit: (site: Record<string, any>) => void): void;
   /** Set by the tests once an up succeeded, so `after` destroys. */
@@ -26,12 +28,17 @@ export async function openLabStack(backend: "nftables" | "iptables"): Promise<La
   const lab = await labUp({ nat: backend, guard: true, log: () => {} });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-"));
   const pristine = await lab.snapshot();
-  const { configFile, env, args } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
+  const { configFile, env, args, stack } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
   const session: LabStackSession = {
     lab,
     pristine,
     deployed: false,
     pulumi: (...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }),
+    async stackExport() {
+      // `stack export` takes no --config-file.
+      const r = assertSuccess(await runPulumi(["stack", "export", "--stack", stack], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }));
+      return JSON.parse(r.stdout);
+    },
     editSite(edit) {
       const doc = parse(fs.readFileSync(configFile, "utf8"));
       edit(doc.config["multiwan:site"]);

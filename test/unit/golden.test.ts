@@ -37,10 +37,10 @@ test("renderPlanDocument(home) is exactly test/golden/home.plan.txt", () => {
   }
 });
 
-test("the golden file is what `npm run render` shows for the home stack: 12 resources, the prelude once", () => {
+test("the golden file is what `npm run render` shows for the home stack: 13 resources, the prelude once", () => {
   const text = fs.existsSync(GOLDEN) ? fs.readFileSync(GOLDEN, "utf8") : renderPlanDocument("home", stackPlan("home"));
-  assert.ok(text.startsWith('# multiwan plan for "home": 12 resources, in the order pulumi up creates them.\n'));
+  assert.ok(text.startsWith('# multiwan plan for "home": 13 resources, in the order pulumi up creates them.\n'));
   assert.equal(text.split(PRELUDE).length, 2, "the prelude appears once");
-  assert.equal((text.match(/^\. \/etc\/multiwan\/lib\.sh$/gm) ?? []).length, 12, "each resource's steps source the prelude");
-  assert.equal((text.match(/^#### \d+\/12 multiwan:index:/gm) ?? []).length, 12);
+  assert.equal((text.match(/^\. \/etc\/multiwan\/lib\.sh$/gm) ?? []).length, 13, "each resource's steps source the prelude");
+  assert.equal((text.match(/^#### \d+\/13 multiwan:index:/gm) ?? []).length, 13);
 });

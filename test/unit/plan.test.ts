@@ -82,16 +82,27 @@ describe("home: the seed post's site, corrected", () => {
     const shares = trafficShares(plan.multipath);
     assert.ok(Math.abs(shares.isp1 - 2 / 3) < 1e-12 && Math.abs(shares.isp2 - 1 / 3) < 1e-12);
     const apply = renderScripts("MultipathDefaultRoute", plan.multipath).apply;
-    assert.ok(
-      apply.includes(
-        "run ip route replace default table 200 proto 77 nexthop via 192.168.1.254 dev eth1 weight 2 nexthop via 192.168.2.254 dev eth2 weight 1",
-      ),
-    );
+    // Each uplink joins unless the health monitor has it down; with every one down, all stay.
+    for (const line of [
+      `mw_down isp1 || mw_hops="$mw_hops nexthop via 192.168.1.254 dev eth1 weight 2"`,
+      `mw_down isp2 || mw_hops="$mw_hops nexthop via 192.168.2.254 dev eth2 weight 1"`,
+      `[ -n "$mw_hops" ] || mw_hops='nexthop via 192.168.1.254 dev eth1 weight 2 nexthop via 192.168.2.254 dev eth2 weight 1'`,
+      `mw_multipath 200 77 "$mw_hops"`,
+    ])
+      assert.ok(apply.split("\n").includes(line), line);
   });
 
   test("174.143.119.91 pinned via isp2, in ip route's spelling (no /32), in the multipath table", () => {
     assert.deepEqual(plan.pinned, [
-      { uplink: "isp2", table: 200, protocol: 77, via: "192.168.2.254", dev: "eth2", destinations: ["174.143.119.91"] },
+      {
+        uplink: "isp2",
+        table: 200,
+        protocol: 77,
+        via: "192.168.2.254",
+        dev: "eth2",
+        destinations: ["174.143.119.91"],
+        fallback: ["174.143.119.91"],
+      },
     ]);
     assert.ok(
       renderScripts("PinnedRoutes", plan.pinned[0]).apply.includes(
@@ -134,6 +145,7 @@ describe("home: the seed post's site, corrected", () => {
         { name: "eth2", address: "192.168.2.1/24" },
       ],
       natBackend: "nftables",
+      healthCheck: true,
     });
   });
 
@@ -280,7 +292,7 @@ describe("planner details", () => {
 });
 
 describe("planResources: order and dependencies", () => {
-  test("home: host, tables, rules, marks, multipath, pinned, masquerade, forward", () => {
+  test("home: host, tables, rules, marks, multipath, pinned, masquerade, forward, health monitor", () => {
     const resources = planResources(stackPlan("home"));
     assert.deepEqual(
       resources.map((r) => [r.kind, r.key, r.dependsOn]),
@@ -297,6 +309,7 @@ describe("planResources: order and dependencies", () => {
         ["Masquerade", "masquerade-isp1", ["host"]],
         ["Masquerade", "masquerade-isp2", ["host"]],
         ["Forward", "forward", ["host"]],
+        ["HealthMonitor", "health", ["host", "mark-isp1", "mark-isp2", "multipath", "pinned-isp2"]],
       ],
     );
   });
@@ -321,7 +334,8 @@ describe("planResources: order and dependencies", () => {
           plan.pinned.length +
           plan.masquerade.length +
           1 +
-          plan.portForwards.length,
+          plan.portForwards.length +
+          (plan.health ? 1 : 0),
       );
     });
   }
@@ -373,10 +387,13 @@ describe("what the scripts never do", () => {
       const ours = new Set([s.plan.multipath.table, ...s.plan.tables.map((t) => t.table)].map(String));
       for (const line of s.text.split("\n")) {
         assert.doesNotMatch(line, /\btable (main|local|default|254|255|253)\b/, `${s.name}: ${line}`);
-        if (/\broute (add|append|replace|change|del|flush|prepend)\b/.test(line)) {
+        if (/\broute (add|append|replace|change|del|flush|prepend)\b/.test(line) && !/^\s*#/.test(line)) {
           const table = /\btable (\S+)/.exec(line);
           assert.ok(table, `${s.name}: a route change without a table is a change to main: ${line}`);
-          assert.ok(ours.has(table[1]) || table[1] === '"$mw_t"', `${s.name}: table ${table[1]} is not ours: ${line}`);
+          assert.ok(
+            ours.has(table[1]) || table[1] === '"$mw_t"' || table[1] === '"$table"',
+            `${s.name}: table ${table[1]} is not ours: ${line}`,
+          );
         }
       }
     }

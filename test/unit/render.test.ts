@@ -239,12 +239,15 @@ describe("apply: already present -> no change (structurally)", () => {
     for (const r of ofKind("MultipathDefaultRoute")) {
       const e = r.resource.entry as Plan["multipath"];
       const b = body(r.apply);
-      const want = `default ${e.nexthops.map((n) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`).join(" ")}`;
-      assert.ok(
-        b.includes(
-          `[ "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" = ${sh(want)} ] ||\n  run ip route replace default table ${e.table} proto ${e.protocol} `,
-        ),
-        r.name,
+      const hop = (n: (typeof e.nexthops)[number]) => `nexthop via ${n.via} dev ${n.dev} weight ${n.weight}`;
+      const want = `default ${e.nexthops.map(hop).join(" ")}`;
+      // mw_multipath (the prelude) compares with the live default before it replaces it.
+      for (const n of e.nexthops) assert.ok(lines(b).includes(`mw_down ${n.uplink} || mw_hops="$mw_hops ${hop(n)}"`), r.name);
+      assert.ok(lines(b).includes(`[ -n "$mw_hops" ] || mw_hops=${sh(e.nexthops.map(hop).join(" "))}`), r.name);
+      assert.ok(lines(b).includes(`mw_multipath ${e.table} ${e.protocol} "$mw_hops"`), r.name);
+      assert.match(
+        PRELUDE,
+        /\[ "\$\(mw_routes "\$mw_t" "\$mw_p" \| grep '\^default ' \|\| true\)" != "\$mw_want" \] \|\| return 0\n {2}run ip route replace/,
       );
       assert.ok(expectedState("MultipathDefaultRoute", e).includes(`route ${want}`), "the guard compares with the expected state");
       assert.ok(lines(b).includes(`mw_rule ${e.mainPriority} 'from all lookup 254 suppress_prefixlength 0' ${e.protocol}`));

@@ -33,11 +33,12 @@ for (const name of Object.keys(REVIEW_CASES) as (keyof typeof REVIEW_CASES)[]) {
 
 test("a weight change is one update of the multipath route, with its kernel line and script", () => {
   const md = fs.readFileSync(reviewGolden("weight"), "utf8");
-  assert.match(md, /0 to create, 1 to update, 0 to replace, 0 to delete; 11 unchanged\./);
+  assert.match(md, /0 to create, 1 to update, 0 to replace, 0 to delete; 12 unchanged\./);
   assert.match(md, /`nexthops\[0\]\.weight`: `2` → `3`/);
   assert.match(md, /^-route default nexthop via 192\.168\.1\.254 dev eth1 weight 2/m);
   assert.match(md, /^\+route default nexthop via 192\.168\.1\.254 dev eth1 weight 3/m);
-  assert.match(md, /^\+ {2}run ip route replace default table 200 .* weight 3/m);
+  assert.match(md, /^\+mw_down isp1 \|\| mw_hops="\$mw_hops nexthop via 192\.168\.1\.254 dev eth1 weight 3"$/m);
+  assert.match(md, /^\+isp1 3$/m, "and the weight the health monitor reads");
   assert.doesNotMatch(md, /connection|preflight/);
 });
 

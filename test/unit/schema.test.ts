@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { MAX_UPLINKS, uplinkPriority, uplinkTable } from "../../lib/schema";
+import { planSite } from "../../lib/plan";
 import { validateSite } from "../../lib/validate";
 import { editedSite, rawSite, validSite, type StackName } from "../support/fixtures";
 
@@ -84,8 +85,76 @@ describe("the stack files", () => {
         ["isp2", "eth2", "192.168.2.1/24", "192.168.2.254", 1],
       ],
     );
-    assert.deepEqual(site.pinnedRoutes, [{ destination: "174.143.119.91/32", uplink: "isp2" }]);
+    assert.deepEqual(site.pinnedRoutes, [{ destination: "174.143.119.91/32", uplink: "isp2", fallback: true }]);
     assert.equal(site.nat.backend, "nftables");
+    assert.deepEqual(site.healthCheck, { targets: ["1.1.1.1", "9.9.9.9"], intervalMs: 500, timeoutMs: 1000, downAfter: 3, upAfter: 5 });
+  });
+});
+
+describe("healthCheck", () => {
+  test("optional: without it no monitor is planned and pinned routes have no fallback", () => {
+    const site = validSite(editedSite("home", (s) => void delete s.healthCheck));
+    assert.equal(site.healthCheck, undefined);
+    const plan = planSite(site);
+    assert.equal(plan.health, undefined);
+    assert.deepEqual(plan.pinned[0].fallback, []);
+    assert.equal(plan.preflight.healthCheck, false);
+  });
+
+  test("the bounds are the contract's: intervalMs and timeoutMs 100..10000, downAfter 1..20, upAfter 1..50, 1..4 targets", () => {
+    const at = (hc: Record<string, unknown>) =>
+      editedSite("home", (s) => {
+        s.healthCheck = { targets: ["1.1.1.1"], ...hc };
+      });
+    for (const ok of [
+      { intervalMs: 100, timeoutMs: 100, downAfter: 1, upAfter: 1 },
+      { intervalMs: 10000, timeoutMs: 10000, downAfter: 20, upAfter: 50 },
+      { targets: ["1.1.1.1", "8.8.8.8", "9.9.9.9", "1.0.0.1"] },
+    ])
+      validSite(at(ok));
+    for (const [bad, path] of [
+      [{ intervalMs: 99 }, "healthCheck.intervalMs"],
+      [{ intervalMs: 10001 }, "healthCheck.intervalMs"],
+      [{ timeoutMs: 99 }, "healthCheck.timeoutMs"],
+      [{ timeoutMs: 10001 }, "healthCheck.timeoutMs"],
+      [{ downAfter: 0 }, "healthCheck.downAfter"],
+      [{ downAfter: 21 }, "healthCheck.downAfter"],
+      [{ upAfter: 0 }, "healthCheck.upAfter"],
+      [{ upAfter: 51 }, "healthCheck.upAfter"],
+      [{ downAfter: 2.5 }, "healthCheck.downAfter"],
+      [{ targets: [] }, "healthCheck.targets"],
+      [{ targets: ["1.1.1.1", "8.8.8.8", "9.9.9.9", "1.0.0.1", "4.4.4.4"] }, "healthCheck.targets"],
+      [{ targets: ["1.1.1"] }, "healthCheck.targets[0]"],
+      [{ targets: ["192.168.3.1"] }, "healthCheck.targets[0]"],
+      [{ tragets: ["1.1.1.1"] }, "healthCheck.tragets"],
+    ] as const) {
+      const result = validateSite(at(bad));
+      assert.ok(!result.ok, JSON.stringify(bad));
+      assert.ok(
+        result.problems.some((p) => p.startsWith(`${path}: `)),
+        `${JSON.stringify(bad)} is reported at ${path}: ${result.problems.join("; ")}`,
+      );
+    }
+  });
+
+  test("an uplink's own targets replace the site's for that uplink only; pinned fallback defaults to true", () => {
+    const plan = planSite(
+      validSite(
+        editedSite("home", (s) => {
+          s.uplinks[1].healthCheck = { targets: ["8.8.8.8"] };
+          s.pinnedRoutes.push({ destination: "198.51.100.0/24", uplink: "isp2", fallback: false });
+        }),
+      ),
+    );
+    assert.deepEqual(
+      plan.health?.uplinks.map((u) => [u.name, u.targets, u.fallback]),
+      [
+        ["isp1", ["1.1.1.1", "9.9.9.9"], []],
+        ["isp2", ["8.8.8.8"], ["174.143.119.91"]],
+      ],
+    );
+    assert.deepEqual(plan.pinned[0].destinations, ["174.143.119.91", "198.51.100.0/24"]);
+    assert.deepEqual(plan.pinned[0].fallback, ["174.143.119.91"]);
   });
 });
 
