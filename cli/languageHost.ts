@@ -135,8 +135,12 @@ export async function startLanguageHost(program: PulumiProgram, projectDir: stri
     try {
       return await program();
     } catch (e) {
-      // RunError/ResourceError: the SDK already prints these as their authors meant.
-      if (sdk.errors.RunError.isInstance(e) || sdk.errors.ResourceError.isInstance(e)) throw e;
+      // RunError/ResourceError: the SDK already prints these as their authors
+      // meant (index.ts's validation report is one); bail below, so once only.
+      if (sdk.errors.RunError.isInstance(e) || sdk.errors.ResourceError.isInstance(e)) {
+        reported.add(e as Error);
+        throw e;
+      }
       // A RunError is logged by the SDK as its message alone, without the
       // stack (which would be mostly this file's and the SDK's frames).
       const err = new sdk.errors.RunError(describe(e, [sdk.dir, __dirname]));
