@@ -43,7 +43,7 @@ describe("the provider's gRPC server under the engine: the home site against a r
     const r = await project.pulumi(["preview", "--stack", "home", "--diff"]);
     const lines = previewLines(r);
     assert.ok(lines.length <= 250, `${lines.length} lines:\n${r.stdout}`);
-    assert.match(r.stdout, /\+ 15 to create/);
+    assert.match(r.stdout, /\+ 16 to create/);
     assert.doesNotMatch(r.stdout, /connection\s*:/);
     // The connection is said once, by the gateway's provider.
     assert.equal(r.stdout.match(/address\s*: "127\.0\.0\.1"/g)?.length, 1, r.stdout);
@@ -52,10 +52,10 @@ describe("the provider's gRPC server under the engine: the home site against a r
 
   it("up runs the preflight once, then one apply per resource", async () => {
     const r = await project.pulumi(["up", "--yes", "--stack", "home"]);
-    assert.match(r.stdout, /\+ 15 created/);
+    assert.match(r.stdout, /\+ 16 created/);
     const scripts = takeScripts();
     assert.equal(scripts.filter(isPreflight).length, 1, "one preflight for the host");
-    assert.equal(applies(scripts).length, 12);
+    assert.equal(applies(scripts).length, 13);
     await project.pulumi(["preview", "--stack", "home", "--expect-no-changes"]);
   });
 
@@ -129,7 +129,7 @@ describe("the provider's gRPC server under the engine: the home site against a r
       .map((s) => s.match(/^# multiwan: (.*): read$/m)?.[1])
       .filter(Boolean);
     // Each is read twice: for the refresh's preview, then for the refresh.
-    assert.equal(new Set(reads).size, 12, reads.join("\n"));
+    assert.equal(new Set(reads).size, 13, reads.join("\n"));
   });
 
   it("the state keeps the private key as ciphertext, in the provider and nowhere else", async () => {
@@ -153,9 +153,9 @@ describe("the provider's gRPC server under the engine: the home site against a r
   it("destroy removes everything with the stored remove scripts", async () => {
     takeScripts();
     const r = await project.pulumi(["destroy", "--yes", "--stack", "home"]);
-    assert.match(r.stdout, /- 15 deleted/);
+    assert.match(r.stdout, /- 16 deleted/);
     const removes = takeScripts().filter((s) => /^# multiwan: .*: remove$/m.test(s));
-    assert.equal(removes.length, 12);
+    assert.equal(removes.length, 13);
   });
 });
 

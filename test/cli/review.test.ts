@@ -49,7 +49,7 @@ test("a stack file that is new in the working tree is all creates", async () => 
     execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "empty"], { cwd: dir });
     fs.copyFileSync(path.join(REPO_ROOT, "stacks", "Pulumi.home.yaml"), path.join(dir, "stacks", "Pulumi.home.yaml"));
     const r = assertSuccess(await run([process.execPath, REVIEW, "--stack", "home"], { cwd: dir }));
-    assert.match(r.stdout, /12 to create, 0 to update, 0 to replace, 0 to delete/);
+    assert.match(r.stdout, /13 to create, 0 to update, 0 to replace, 0 to delete/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
