@@ -9,6 +9,7 @@
 // OpenSSH with ControlMaster/ControlPersist (Ansible's default). Every run
 // starts cold, like a `pulumi` command does: the control master is closed
 // after each playbook run.
+import { parseRoute } from "../lib/kinds/routingTable";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -314,6 +315,7 @@ export function ansibleVars(site: Site, originalSysctls: Record<string, string>)
     tables: plan.tables.map((t) => ({
       id: t.table,
       batch: t.routes
+        .map((spec) => parseRoute(spec)!)
         .map((r) =>
           [
             "route replace",

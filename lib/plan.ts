@@ -1,6 +1,7 @@
 // Site -> plan: plain objects that say which tables, routes, rules, NAT and
 // forward entries the gateway needs. Each entry becomes the inputs of one
 // provider resource; nothing here knows about Pulumi, SSH or shell.
+import { formatRoute } from "./kinds/routingTable";
 import { ipRouteDestination, parsePrefix, formatIPv4, networkOf } from "./ipv4";
 import type {
   ConnectionMarkEntry,
@@ -82,7 +83,7 @@ export function planSite(site: Site): Plan {
         { destination: networkOf(lanPrefix), dev: site.lan.interface },
         ...uplinks.filter((o) => o !== u).map((o) => ({ destination: networkOf(o.prefix), dev: o.interface })),
         { destination: "127.0.0.0/8", dev: "lo" },
-      ],
+      ].map(formatRoute),
     }),
   );
 

@@ -5,7 +5,37 @@ import { sh } from "../render/shell";
 import type { Kind } from "./kind";
 import { interfaceAddress, interfaceName, ipv4, protocolNumber, routeDestination, tableId, uplinkName } from "./fields";
 
-const route = z.strictObject({ destination: routeDestination, via: ipv4.optional(), dev: interfaceName, src: ipv4.optional() });
+/** One route as `ip route` takes it (destination in `ip route`'s own spelling). */
+export interface Route {
+  destination: string;
+  via?: string;
+  dev: string;
+  src?: string;
+}
+
+const ROUTE_SPEC = /^(\S+)(?: via (\S+))? dev (\S+)(?: src (\S+))?$/;
+
+/** "192.168.1.0/24 dev eth1 src 192.168.1.1" -> its parts; undefined unless every part is valid. */
+export function parseRoute(spec: string): Route | undefined {
+  const m = ROUTE_SPEC.exec(spec);
+  if (!m) return undefined;
+  const [, destination, via, dev, src] = m;
+  const ok =
+    routeDestination.safeParse(destination).success &&
+    interfaceName.safeParse(dev).success &&
+    (via === undefined || ipv4.safeParse(via).success) &&
+    (src === undefined || ipv4.safeParse(src).success);
+  return ok ? { destination, dev, ...(via ? { via } : {}), ...(src ? { src } : {}) } : undefined;
+}
+
+/** The route as one line, the way `ip route` takes it: what the entry holds, so a review reads it as one line. */
+export function formatRoute(r: Route): string {
+  return [r.destination, ...(r.via ? ["via", r.via] : []), "dev", r.dev, ...(r.src ? ["src", r.src] : [])].join(" ");
+}
+
+const route = z.string().refine((s) => parseRoute(s) !== undefined, {
+  error: "must be a route as ip takes it: <destination> [via <address>] dev <interface> [src <address>]",
+});
 
 export const routingTableSchema = z.strictObject({
   uplink: uplinkName,
@@ -14,11 +44,9 @@ export const routingTableSchema = z.strictObject({
   address: interfaceAddress,
   gateway: ipv4,
   protocol: protocolNumber,
-  /** Every route of the table: the uplink's default, its subnet, and the gateway's other subnets. */
+  /** Every route of the table, as ip takes it: the uplink's default, its subnet, and the gateway's other subnets. */
   routes: z.array(route).min(1),
 });
-/** One route as `ip route` takes it (destination in `ip route`'s own spelling). */
-export type Route = z.infer<typeof route>;
 export type RoutingTableEntry = z.infer<typeof routingTableSchema>;
 
 /** A route as lib/facts/routes.ts spells what `ip -j` prints. */
@@ -36,6 +64,9 @@ function routeCommand(r: Route, table: number, protocol: number): string {
   return parts.join(" ");
 }
 
+/** The entry's routes, parsed (the schema has checked every one). */
+const plannedRoutes = (e: RoutingTableEntry) => e.routes.map((r) => parseRoute(r)!);
+
 export const routingTable: Kind<RoutingTableEntry> = {
   schema: routingTableSchema,
   key: (e) => `table-${e.uplink}`,
@@ -45,15 +76,16 @@ export const routingTable: Kind<RoutingTableEntry> = {
   title: (e) => `RoutingTable ${e.uplink} (table ${e.table})`,
   apply(e) {
     const { table, protocol } = e;
-    const devices = [...new Set(e.routes.map((r) => r.dev))].filter((d) => d !== "lo");
-    const wanted = e.routes.map((r) => sh(r.destination)).join("|");
+    const routes = plannedRoutes(e);
+    const devices = [...new Set(routes.map((r) => r.dev))].filter((d) => d !== "lo");
+    const wanted = routes.map((r) => sh(r.destination)).join("|");
     return [
       `step "check interfaces"`,
       ...devices.map((d) => `need_interface ${sh(d)}`),
       "",
       `step "routes of table ${table} (${e.uplink})"`,
       `ip_batch <<'EOF'`,
-      ...e.routes.map((r) => routeCommand(r, table, protocol)),
+      ...routes.map((r) => routeCommand(r, table, protocol)),
       `EOF`,
       "",
       `step "remove routes of table ${table} that are no longer planned"`,
@@ -67,6 +99,6 @@ export const routingTable: Kind<RoutingTableEntry> = {
     `[ -z "$(mw_routes ${e.table} ${e.protocol})" ] || run ip route flush table ${e.table} proto ${e.protocol}`,
   ],
   read: (e) => [`fact routes ip -j -N route show table ${e.table} proto ${e.protocol}`],
-  expected: (e) => e.routes.map((r) => `route ${routeLine(r)}`),
+  expected: (e) => plannedRoutes(e).map((r) => `route ${routeLine(r)}`),
   parse: (facts) => routesOf(facts, "routes").lines.map((l) => `route ${l}`),
 };

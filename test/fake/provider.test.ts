@@ -157,9 +157,9 @@ describe("check and diff (a preview) never contact the host", () => {
     {
       what: "a bad route via",
       urn: () => TABLE_URN,
-      mutate: (i) => (i.routes[0].via = "not-an-address"),
-      property: "routes[0].via",
-      reason: /./,
+      mutate: (i) => (i.routes[1] = "default via not-an-address dev eth1"),
+      property: "routes[1]",
+      reason: /must be a route as ip takes it/,
     },
     { what: "an unknown field", urn: () => TABLE_URN, mutate: (i) => (i.colour = "blue"), property: "colour", reason: /unknown field/ },
     {

@@ -21,11 +21,11 @@ describe("home: the seed post's site, corrected", () => {
       gateway: "192.168.1.254",
       protocol: 77,
       routes: [
-        { destination: "192.168.1.0/24", dev: "eth1", src: "192.168.1.1" },
-        { destination: "default", via: "192.168.1.254", dev: "eth1" },
-        { destination: "192.168.3.0/24", dev: "eth0" },
-        { destination: "192.168.2.0/24", dev: "eth2" },
-        { destination: "127.0.0.0/8", dev: "lo" },
+        "192.168.1.0/24 dev eth1 src 192.168.1.1",
+        "default via 192.168.1.254 dev eth1",
+        "192.168.3.0/24 dev eth0",
+        "192.168.2.0/24 dev eth2",
+        "127.0.0.0/8 dev lo",
       ],
     });
   });
@@ -39,11 +39,11 @@ describe("home: the seed post's site, corrected", () => {
       gateway: "192.168.2.254",
       protocol: 77,
       routes: [
-        { destination: "192.168.2.0/24", dev: "eth2", src: "192.168.2.1" },
-        { destination: "default", via: "192.168.2.254", dev: "eth2" },
-        { destination: "192.168.3.0/24", dev: "eth0" },
-        { destination: "192.168.1.0/24", dev: "eth1" },
-        { destination: "127.0.0.0/8", dev: "lo" },
+        "192.168.2.0/24 dev eth2 src 192.168.2.1",
+        "default via 192.168.2.254 dev eth2",
+        "192.168.3.0/24 dev eth0",
+        "192.168.1.0/24 dev eth1",
+        "127.0.0.0/8 dev lo",
       ],
     });
     assert.equal(plan.tables.length, 2);
@@ -170,20 +170,20 @@ describe("office: three uplinks of different sizes, 3:2:1", () => {
     assert.deepEqual(
       plan.tables.map((t) => [t.uplink, t.table, t.routes[0]]),
       [
-        ["fibre", 101, { destination: "203.0.113.40/29", dev: "wan0", src: "203.0.113.42" }],
-        ["cable", 102, { destination: "198.51.100.0/24", dev: "wan1", src: "198.51.100.17" }],
-        ["lte", 103, { destination: "100.64.7.0/28", dev: "wwan0", src: "100.64.7.2" }],
+        ["fibre", 101, "203.0.113.40/29 dev wan0 src 203.0.113.42"],
+        ["cable", 102, "198.51.100.0/24 dev wan1 src 198.51.100.17"],
+        ["lte", 103, "100.64.7.0/28 dev wwan0 src 100.64.7.2"],
       ],
     );
     for (const t of plan.tables) {
       assert.equal(t.routes.length, 6, "own subnet, default, LAN, two other uplinks, loopback");
       assert.deepEqual(
         t.routes
-          .map((r) => r.destination)
+          .map((r) => r.split(" ")[0])
           .slice(1)
           .sort(),
         ["100.64.7.0/28", "10.20.0.0/22", "127.0.0.0/8", "198.51.100.0/24", "203.0.113.40/29", "default"]
-          .filter((d) => d !== t.routes[0].destination)
+          .filter((d) => d !== t.routes[0].split(" ")[0])
           .sort(),
       );
     }
