@@ -192,7 +192,7 @@ export class Lifecycle {
     const health = parseHealth(kind, entry, result.stdout);
     const inputs: Props = {};
     for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT && k !== HEALTH) inputs[k] = v;
-    return { id, props: { ...props, kernelState, ...(health ? { [HEALTH]: health } : {}) }, inputs: { ...inputs, kernelState } };
+    return { id, props: { ...props, kernelState, ...(health?.length ? { [HEALTH]: health } : {}) }, inputs: { ...inputs, kernelState } };
   }
 
   /** The preflight, then the entry's apply script; when that fails, `undo`'s script, and both are reported. */
