@@ -38,6 +38,8 @@ export class GatewayProvider extends pulumi.ProviderResource {
       user: site.host.user,
       hostKey: site.host.hostKey,
       insecureIgnoreHostKey: site.host.insecureIgnoreHostKey,
+      // Only when set: the provider's default (120 s) keeps the preview short.
+      ...(site.host.commandTimeoutSeconds === undefined ? {} : { commandTimeoutSeconds: site.host.commandTimeoutSeconds }),
       privateKey: privateKey === undefined ? undefined : pulumi.secret(privateKey),
       preflight,
     };

@@ -93,6 +93,13 @@ export const host = z.strictObject({
     .optional(),
   /** Explicit opt-out of host key checking; every run warns about it. */
   insecureIgnoreHostKey: z.boolean().default(false),
+  /** Each script on the box gets this long (default 120 s); past it, its processes are stopped and the resource fails. */
+  commandTimeoutSeconds: z
+    .number()
+    .int({ error: "must be a whole number of seconds" })
+    .min(5, { error: "must be between 5 and 3600 seconds" })
+    .max(3600, { error: "must be between 5 and 3600 seconds" })
+    .optional(),
 });
 
 /** A packet or connection mark (32 bits); 0 means "no mark", so it cannot be one. */

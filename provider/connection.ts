@@ -22,7 +22,11 @@ export function toConnection(raw: unknown): Connection {
     hostKey: c.hostKey,
     insecureIgnoreHostKey: c.insecureIgnoreHostKey,
     privateKey: c.privateKey,
+    commandTimeoutSeconds: c.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
   };
 }
+
+/** How long one script may run on the box unless host.commandTimeoutSeconds says otherwise. */
+export const DEFAULT_COMMAND_TIMEOUT_SECONDS = 120;
 
 export const describeTarget = (c: Connection) => `${c.user}@${c.address}:${c.port}`;

@@ -25,7 +25,16 @@ export interface Connection {
   insecureIgnoreHostKey?: boolean;
   /** Private key text (OpenSSH or PEM), already unwrapped from the Pulumi secret. Absent: the ssh agent (SSH_AUTH_SOCK). */
   privateKey?: string;
+  /**
+   * Each script runs under coreutils `timeout` with this limit: past it, the
+   * script's whole process group on the box is stopped (TERM, then KILL 5 s
+   * later) and the run fails naming the step and the limit. Absent: no limit.
+   */
+  commandTimeoutSeconds?: number;
 }
+
+/** `timeout`'s exit code when the limit was reached. */
+const TIMED_OUT = 124;
 
 export interface RunResult {
   code: number;
@@ -33,6 +42,8 @@ export interface RunResult {
   stderr: string;
   /** Set when the remote shell was killed by a signal (e.g. "SIGKILL"); `code` is then 128 + its number, like a shell reports it. */
   signal?: string;
+  /** Set when the script hit the connection's commandTimeoutSeconds and was stopped. */
+  timedOutAfter?: number;
 }
 
 export interface RunOptions {
@@ -98,7 +109,12 @@ const TAIL_LINES = 20;
 const TAIL_CHARS = 4000;
 
 function scriptErrorMessage(step: string, target: string, r: RunResult): string {
-  const how = r.signal ? `was killed by ${r.signal} (exit code ${r.code})` : `failed with exit code ${r.code}`;
+  const how =
+    r.timedOutAfter !== undefined
+      ? `did not finish within ${r.timedOutAfter} s (host.commandTimeoutSeconds); its processes on the box were stopped`
+      : r.signal
+        ? `was killed by ${r.signal} (exit code ${r.code})`
+        : `failed with exit code ${r.code}`;
   // Scripts report their failing step on stderr (the prelude's `die`); fall
   // back to stdout only when stderr is silent.
   const [name, text] = r.stderr.trim() ? ["stderr", r.stderr] : r.stdout.trim() ? ["stdout", r.stdout] : ["", ""];
@@ -192,7 +208,11 @@ export class SshPool {
       for (let refused = 0; ; ) {
         const live = await this.connect(entry, conn);
         try {
-          return await this.exec(entry, live, script, step);
+          const result = await this.exec(entry, live, script, step, this.commandFor(conn));
+          if (conn.commandTimeoutSeconds !== undefined && result.code === TIMED_OUT) {
+            return { ...result, timedOutAfter: conn.commandTimeoutSeconds };
+          }
+          return result;
         } catch (err) {
           if (err instanceof ChannelOpenError && err.connectionGone() && !redialed) {
             live.closed = true; // ssh2 may report "Not connected" before its 'close' event
@@ -209,6 +229,11 @@ export class SshPool {
     } finally {
       entry.sem.release();
     }
+  }
+
+  /** The remote command: the shell reading the script on stdin, under the time limit if there is one. */
+  private commandFor(conn: Connection): string {
+    return conn.commandTimeoutSeconds === undefined ? this.shell : `timeout -k 5 ${conn.commandTimeoutSeconds} ${this.shell}`;
   }
 
   /** Like run, but a non-zero exit rejects with a ScriptError naming the step, the exit code and the tail of stderr. */
@@ -346,7 +371,7 @@ export class SshPool {
     });
   }
 
-  private exec(entry: HostEntry, live: Live, script: string, step: string): Promise<RunResult> {
+  private exec(entry: HostEntry, live: Live, script: string, step: string, command: string): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
       const onChannel = (err: Error | undefined, stream: ClientChannel) => {
         if (err) return reject(new ChannelOpenError(entry.target, step, err.message, live));
@@ -383,7 +408,7 @@ export class SshPool {
         stream.end(script, "utf8");
       };
       try {
-        live.client.exec(this.shell, onChannel);
+        live.client.exec(command, onChannel);
       } catch (err) {
         // ssh2 throws "Not connected" when the socket already closed.
         reject(new ChannelOpenError(entry.target, step, (err as Error).message, live));

@@ -324,7 +324,8 @@ describe("create, update, delete and read over SSH", () => {
       assert.equal(fake.scripts.length, 2);
       assert.ok(isPreflight(fake.scripts[0]), "the preflight runs first");
       assert.equal(fake.scripts[1], tableScripts.apply);
-      assert.deepEqual(fake.commands, ["sh -s", "sh -s"]);
+      // Every script runs under the default time limit (host.commandTimeoutSeconds).
+      assert.deepEqual(fake.commands, ["timeout -k 5 120 sh -s", "timeout -k 5 120 sh -s"]);
       assert.equal(typeof r.id, "string");
       assert.ok(r.id.length > 0);
       assert.equal(r.outs.removeScript, tableScripts.remove);
@@ -504,6 +505,21 @@ describe("create, update, delete and read over SSH", () => {
         const err = await rejection(provider.delete(created.id, TABLE_URN, created.outs));
         assert.ok(err.message.includes("remove RoutingTable home-table-isp1"), err.message);
         assert.ok(err.message.includes("exit code 3"), err.message);
+      },
+    );
+  });
+
+  test("a script past host.commandTimeoutSeconds fails its resource naming the step and the limit", async () => {
+    // `timeout` exits 124 when the limit is reached (it has stopped the script's process group).
+    await withProvider(
+      (s) => (phaseOf(s) === "remove" ? { code: 124, stderr: "== remove our routes from table 101\n" } : { code: 0 }),
+      async ({ provider, conn }) => {
+        const created = await provider.create(TABLE_URN, tableInputs(conn));
+        const err = await rejection(provider.delete(created.id, TABLE_URN, created.outs));
+        assert.match(
+          err.message,
+          /step "remove RoutingTable home-table-isp1" did not finish within 120 s \(host\.commandTimeoutSeconds\); its processes on the box were stopped/,
+        );
       },
     );
   });
