@@ -1,18 +1,28 @@
 // RoutingTable: every route of one uplink's table (the LARTC "T1"/"T2").
 import { z } from "zod";
+import { leaseOf, leaseStatus, unlease } from "../facts/lease";
 import { routesOf } from "../facts/routes";
+import { LEASE, type LeaseRef, isLease, leaseRefs, readLeases, refOf } from "../render/lease";
 import { sh } from "../render/shell";
 import type { Kind } from "./kind";
 import { interfaceAddress, interfaceName, ipv4, protocolNumber, routeDestination, tableId, uplinkName } from "./fields";
 
-const route = z.strictObject({ destination: routeDestination, via: ipv4.optional(), dev: interfaceName, src: ipv4.optional() });
+/** "dhcp" stands for the value of dev's current lease (its subnet, gateway or address). */
+const lease = z.literal(LEASE);
+const route = z.strictObject({
+  destination: z.union([routeDestination, lease]),
+  via: z.union([ipv4, lease]).optional(),
+  dev: interfaceName,
+  src: z.union([ipv4, lease]).optional(),
+});
 
 export const routingTableSchema = z.strictObject({
   uplink: uplinkName,
   table: tableId,
   interface: interfaceName,
-  address: interfaceAddress,
-  gateway: ipv4,
+  /** "dhcp": the uplink's address is its lease's (design §11). */
+  address: z.union([interfaceAddress, lease]),
+  gateway: z.union([ipv4, lease]),
   protocol: protocolNumber,
   /** Every route of the table: the uplink's default, its subnet, and the gateway's other subnets. */
   routes: z.array(route).min(1),
@@ -36,6 +46,71 @@ function routeCommand(r: Route, table: number, protocol: number): string {
   return parts.join(" ");
 }
 
+const leased = (r: Route) => isLease(r.destination) || isLease(r.via) || isLease(r.src);
+
+/** A route's words with each "dhcp" replaced by the variable that holds the lease's value. */
+function leaseCommand(r: Route, ref: LeaseRef, table: number, protocol: number): string {
+  const parts = ["route replace", isLease(r.destination) ? ref.net : sh(r.destination)];
+  if (r.via) parts.push("via", isLease(r.via) ? ref.gw : sh(r.via));
+  parts.push("dev", sh(r.dev));
+  if (r.src) parts.push("src", isLease(r.src) ? ref.addr : sh(r.src));
+  parts.push("table", String(table), "proto", String(protocol));
+  return parts.join(" ");
+}
+
+/** The shell test that a lease route can be written: every lease value it uses is known. */
+function known(r: Route, ref: LeaseRef): string {
+  const needs = [isLease(r.destination) && ref.net, isLease(r.via) && ref.gw, isLease(r.src) && ref.addr].filter(Boolean) as string[];
+  return needs.map((v) => `[ -n "${v}" ]`).join(" && ");
+}
+
+/** apply for a table with lease routes: the routes that depend on a lease are written only while it is there. */
+function applyLeased(e: RoutingTableEntry): string[] {
+  const { table, protocol } = e;
+  const devices = [...new Set(e.routes.map((r) => r.dev))].filter((d) => d !== "lo");
+  const refs = leaseRefs(e.routes.filter(leased).map((r) => r.dev));
+  const own = refs.find((r) => r.dev === e.interface);
+  const wanted = e.routes.map((r) => (isLease(r.destination) ? `"${refOf(refs, r.dev).net}"` : sh(r.destination))).join("|");
+  const batch = [
+    `{`,
+    ...e.routes.map((r) => {
+      if (!leased(r)) return `  echo ${sh(routeCommand(r, table, protocol))}`;
+      const ref = refOf(refs, r.dev);
+      return `  ! { ${known(r, ref)}; } || echo "${leaseCommand(r, ref, table, protocol)}"`;
+    }),
+    `} | ip_batch`,
+  ];
+  const converge = [
+    `step "routes of table ${table} (${e.uplink}), with the current DHCP lease"`,
+    ...batch,
+    "",
+    `step "remove routes of table ${table} that are no longer planned (a previous lease's among them)"`,
+    `mw_routes ${table} ${protocol} | while read -r dst _; do`,
+    `  case "$dst" in ${wanted}) ;; *) run ip route del "$dst" table ${table} proto ${protocol} ;; esac`,
+    `done`,
+  ];
+  return [
+    `step "check interfaces"`,
+    ...devices.map((d) => `need_interface ${sh(d)}`),
+    "",
+    ...readLeases(refs),
+    ...(own && isLease(e.address)
+      ? [
+          // No lease: the table would route through a gateway that is gone; it stays empty, the uplink out of service.
+          `if [ -z "${own.addr}" ]${isLease(e.gateway) ? ` || [ -z "${own.gw}" ]` : ""}; then`,
+          `  step "no DHCP lease on ${e.interface}: table ${table} (${e.uplink}) stays empty until there is one"`,
+          `  [ -z "$(mw_routes ${table} ${protocol})" ] || run ip route flush table ${table} proto ${protocol}`,
+          `else`,
+          ...converge.map((l) => (l ? `  ${l}` : l)),
+          `fi`,
+        ]
+      : converge),
+  ];
+}
+
+/** read for a table with lease routes: the current leases too, to read their values back as "dhcp". */
+export const leaseFacts = (devs: readonly string[]) => [...new Set(devs)].map((d) => `fact lease-${d} mw_lease ${sh(d)}`);
+
 export const routingTable: Kind<RoutingTableEntry> = {
   schema: routingTableSchema,
   key: (e) => `table-${e.uplink}`,
@@ -44,6 +119,7 @@ export const routingTable: Kind<RoutingTableEntry> = {
   bootOrder: 20,
   title: (e) => `RoutingTable ${e.uplink} (table ${e.table})`,
   apply(e) {
+    if (e.routes.some(leased)) return applyLeased(e);
     const { table, protocol } = e;
     const devices = [...new Set(e.routes.map((r) => r.dev))].filter((d) => d !== "lo");
     const wanted = e.routes.map((r) => sh(r.destination)).join("|");
@@ -66,7 +142,22 @@ export const routingTable: Kind<RoutingTableEntry> = {
     `step "remove our routes from table ${e.table}"`,
     `[ -z "$(mw_routes ${e.table} ${e.protocol})" ] || run ip route flush table ${e.table} proto ${e.protocol}`,
   ],
-  read: (e) => [`fact routes ip -j -N route show table ${e.table} proto ${e.protocol}`],
+  read: (e) => [
+    `fact routes ip -j -N route show table ${e.table} proto ${e.protocol}`,
+    ...leaseFacts(e.routes.filter(leased).map((r) => r.dev)),
+  ],
   expected: (e) => e.routes.map((r) => `route ${routeLine(r)}`),
-  parse: (facts) => routesOf(facts, "routes").lines.map((l) => `route ${l}`),
+  // A lease's values read back as "dhcp"; routes a missing lease keeps out are not drift.
+  parse: (facts, e) => {
+    const devs = [...new Set(e.routes.filter(leased).map((r) => r.dev))];
+    const lines = unlease(
+      routesOf(facts, "routes").lines.map((l) => `route ${l}`),
+      devs.map((d) => leaseOf(facts, d)),
+    );
+    const absent = devs.filter((d) => leaseOf(facts, d).address === undefined);
+    const own = absent.includes(e.interface) && isLease(e.address);
+    const kept = e.routes.filter((r) => own || (leased(r) && absent.includes(r.dev))).map((r) => `route ${routeLine(r)}`);
+    return [...lines, ...kept];
+  },
+  health: (facts, e) => (isLease(e.address) ? [leaseStatus(e.uplink, leaseOf(facts, e.interface))] : []),
 };
