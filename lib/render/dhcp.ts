@@ -61,7 +61,7 @@ export function renderDhcpUnit(): string {
 export function renderDhcpScript(): string {
   return String.raw`#!/bin/sh
 # multiwan: re-applies what follows a DHCP lease (installed by pulumi up; design §11).
-# The boot copies in ${BOOT_DIR} that read a lease (mw_lease) converge the
+# The boot copies in ${BOOT_DIR} that read a lease converge the
 # uplink's table, its "from <address>" rule, its nexthop in the multipath route
 # and its pinned routes to the lease there is now; without one the uplink is
 # out. Checks that validation deferred (the leased subnet against the static
@@ -107,7 +107,8 @@ done
 applied=
 for f in ${BOOT_DIR}/*.sh; do
   [ -e "$f" ] || continue
-  grep -q 'mw_lease ' "$f" || continue
+  # Those that read a lease (its step starts a line); not the watcher's own copy, which only quotes this script.
+  grep -q '^step "read the DHCP lease of ' "$f" || continue
   # The changes ("+ ...") and failures go to the journal.
   { sh "$f" 2>&1 >/dev/null || echo "failed: ${"$"}{f##*/}"; } | grep -E '^\+ |failed' | sed 's/^/multiwan-dhcp:   /' >&2
   applied="$applied ${"$"}{f##*/}"
