@@ -11,6 +11,7 @@ import { type LeaseOffer, gatewayLease, startDhcpClient, startDhcpServer } from 
 import { assertSuccess, describeRun } from "../../support/cli";
 import { assertIsp1Share, ipv4Routes } from "../../support/gatewayState";
 import { type LabStackSession, openLabStack } from "../../support/labStack";
+import { missingTool } from "../../support/tools";
 
 const FIRST: LeaseOffer = { address: "192.168.2.50", router: "192.168.2.254" };
 const SECOND: LeaseOffer = { address: "192.168.2.60", router: "192.168.2.253" };
@@ -49,6 +50,14 @@ for (const backend of ["nftables", "iptables"] as const) {
       (await gw("ip route show table 200 proto 77")).includes(`${PIN} via ${offer.router} dev eth2`);
 
     before(async () => {
+      // The lab tier runs after scripts/setup.sh: a missing DHCP server or client is a broken setup, never a skip.
+      for (const [tool, pkg] of [
+        ["dnsmasq", "dnsmasq-base"],
+        ["busybox", "busybox"],
+      ]) {
+        const missing = missingTool(tool, pkg);
+        if (missing) throw new Error(missing);
+      }
       s = await openLabStack(backend);
       // The lab's eth2 is static; a DHCP uplink's comes from the modem.
       await gw("ip -4 addr flush dev eth2 scope global");
