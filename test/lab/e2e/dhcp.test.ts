@@ -123,7 +123,26 @@ for (const backend of ["nftables", "iptables"] as const) {
       await assertIsp1Share(s.lab, 2 / 3, "the lease back");
     });
 
-    test("d. destroy removes exactly what we added; the DHCP client's address and route stay", async () => {
+    test("d. reboot with a late lease: the boot runner waits for it, then applies the lease", async () => {
+      await s.lab.reboot(); // everything in the gateway namespace stops: the client and the watcher too
+      await gw("ip -4 addr flush dev eth2 scope global");
+      // The modem's LAN side came back with the reboot's new link: its second router address and the server too.
+      await s.lab.exec("m2", `ip addr add ${SECOND.router}/24 dev lan`, { check: true });
+      serve(SECOND);
+      const runner = s.lab.ssh("MULTIWAN_WAIT_SECONDS=90 sh /etc/multiwan/boot.sh");
+      await sleep(3_000);
+      assert.equal(await rule(), "", "nothing applied before the lease");
+      client = startDhcpClient(s.lab);
+      const booted = await runner;
+      assert.equal(booted.code, 0, booted.stderr);
+      assert.match(booted.stderr, /waiting for eth2 \(a DHCP lease\)/);
+      assert.ok(await followed(SECOND), `${await rule()}\n${await multipath()}`);
+      s.lab.superviseLeaseWatcher();
+      await waitFor("the watcher after the reboot", async () => s.lab.leaseJournal().split("watching eth2").length > 2);
+      await assertIsp1Share(s.lab, 2 / 3, "after the reboot");
+    });
+
+    test("e. destroy removes exactly what we added; the DHCP client's address and route stay", async () => {
       const client = { addr: await gatewayLease(s.lab), main: await gw("ip route show table main") };
       assertSuccess(await s.pulumi("destroy", "--yes"));
       s.deployed = false;
