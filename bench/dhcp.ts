@@ -11,7 +11,8 @@
 //            polled, so it includes one poll's latency (a few exec's, ~50 ms)
 //   total:   from the renewal request until then (includes the DHCP exchange)
 //
-// Environment: BENCH_RUNS (5), BENCH_OUT (bench/results): dhcp.json, dhcp.md.
+// Environment: BENCH_RUNS (5), BENCH_OUT (bench/results): dhcp.json, dhcp.md;
+// BENCH_JOURNAL=1 prints the watcher's journal at the end.
 import fs from "node:fs";
 import path from "node:path";
 import { type LeaseOffer, gatewayLease, startDhcpClient, startDhcpServer } from "../lab/dhcp";
@@ -112,6 +113,8 @@ async function main() {
       ].join("\n"),
     );
     console.log(JSON.stringify(summary.median));
+    // BENCH_JOURNAL=1: the watcher's journal, e.g. for a note on what a lease change looks like on the box.
+    if (process.env.BENCH_JOURNAL === "1") console.log(lab.leaseJournal());
   } finally {
     await lab.down();
   }
