@@ -1,5 +1,6 @@
 // npm run validate -- <stack file>...: checks each site without touching any host.
 import { planSite, trafficShares } from "../lib/plan";
+import { deferredChecks } from "../lib/schema";
 import { validateSite } from "../lib/validate";
 import { readStackFile, runCli } from "./stackFile";
 
@@ -18,6 +19,9 @@ function validateOne(file: string): boolean {
   console.log(
     `${file}: valid: ${result.site.uplinks.length} uplinks (${uplinks}), ${pins} pinned route${pins === 1 ? "" : "s"}, NAT with ${result.site.nat.backend}`,
   );
+  const deferred = deferredChecks(result.site);
+  if (deferred.length > 0) console.log(`${file}: ${deferred.length} check(s) deferred to the gateway (DHCP uplinks):`);
+  for (const line of deferred) console.log(`  ${line}`);
   return true;
 }
 

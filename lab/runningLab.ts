@@ -7,6 +7,7 @@ import { alive, cmdline, killPids, labProcessRe, netnsPids, sleep } from "./proc
 import { diskListing, KERNEL_STATE_SCRIPT, parseKernelState, type GatewaySnapshot } from "./snapshot";
 import { startSshd, waitBanner } from "./sshd";
 import { defaultLog, saveLabState, type LabState } from "./state";
+import { DHCP_UNIT_FILE } from "../lib/render/dhcp";
 import { HEALTH_UNIT_FILE } from "../lib/render/health";
 import { startSupervisor, supervisorLog } from "./supervisor";
 import { downLab, type DownOptions, type DownReport } from "./teardown";
@@ -28,6 +29,7 @@ export type ExecOptions = Pick<RunOptions, "input" | "timeoutMs" | "check">;
 export type ExecResult = RunResult;
 
 const HEALTH_SUPERVISOR = "gw-health-supervisor";
+const DHCP_SUPERVISOR = "gw-dhcp-supervisor";
 
 /** What exec() and ssh() allow a command unless told otherwise. */
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -189,6 +191,16 @@ export class Lab {
   /** The health monitor's journal: everything it and its supervisor printed. */
   healthJournal(): string {
     return supervisorLog(this, HEALTH_SUPERVISOR);
+  }
+
+  /** The same stand-in for multiwan-dhcp.service, the DHCP lease watcher (issue 20). */
+  superviseLeaseWatcher(): number {
+    return startSupervisor(this, DHCP_SUPERVISOR, DHCP_UNIT_FILE);
+  }
+
+  /** The lease watcher's journal. */
+  leaseJournal(): string {
+    return supervisorLog(this, DHCP_SUPERVISOR);
   }
 
   /** The gateway's kernel state and disk, for before/after comparisons. */

@@ -8,6 +8,7 @@ import type {
   ForwardEntry,
   GatewayHostEntry,
   HealthMonitorEntry,
+  LeaseWatcherEntry,
   MasqueradeEntry,
   MultipathEntry,
   PinnedRoutesEntry,
@@ -16,7 +17,8 @@ import type {
   RoutingTableEntry,
 } from "./kinds";
 import type { Preflight } from "./render/preflight";
-import { type Site, markPriority, parseForwardTarget, uplinkMark, uplinkPriority, uplinkTable } from "./schema";
+import { LEASE } from "./render/lease";
+import { type Site, isDhcp, markPriority, parseForwardTarget, uplinkMark, uplinkPriority, uplinkTable } from "./schema";
 
 export type {
   ConnectionMarkEntry,
@@ -49,6 +51,8 @@ export interface Plan {
   portForwards: PortForwardsEntry[];
   /** Only when the site has a healthCheck. */
   health?: HealthMonitorEntry;
+  /** Only when the site has DHCP uplinks. */
+  dhcp?: LeaseWatcherEntry;
 }
 
 export const MULTIPATH_TABLE_NAME = "multiwan";
@@ -61,8 +65,16 @@ export function planSite(site: Site): Plan {
     priority: uplinkPriority(site, u, i),
     mark: uplinkMark(site, u, i),
     markPriority: markPriority(site, i),
-    prefix: parsePrefix(u.address)!,
+    /** Undefined for a DHCP uplink: its subnet is the lease's, read on the box (design §11). */
+    prefix: isDhcp(u) ? undefined : parsePrefix(u.address)!,
+    dhcp: isDhcp(u),
+    /** The configured gateway, or "dhcp": the lease's. */
+    via: u.gateway ?? LEASE,
   }));
+  type Planned = (typeof uplinks)[number];
+  /** The uplink's subnet route in a table: the lease's subnet for a DHCP uplink. */
+  const subnetRoute = (u: Planned) =>
+    u.prefix ? { destination: networkOf(u.prefix), dev: u.interface } : { destination: LEASE, dev: u.interface };
   const lanPrefix = parsePrefix(site.lan.address)!;
   const backend = site.nat.backend;
 
@@ -72,16 +84,16 @@ export function planSite(site: Site): Plan {
       table: u.tableId,
       interface: u.interface,
       address: u.address,
-      gateway: u.gateway,
+      gateway: u.via,
       protocol,
       // The LARTC recipe: the uplink's table must still reach every local
       // subnet, or replies to the LAN and the other uplinks would leave by
       // this uplink's default route.
       routes: [
-        { destination: networkOf(u.prefix), dev: u.interface, src: formatIPv4(u.prefix.address) },
-        { destination: "default", via: u.gateway, dev: u.interface },
+        { ...subnetRoute(u), src: u.prefix ? formatIPv4(u.prefix.address) : LEASE },
+        { destination: "default", via: u.via, dev: u.interface },
         { destination: networkOf(lanPrefix), dev: site.lan.interface },
-        ...uplinks.filter((o) => o !== u).map((o) => ({ destination: networkOf(o.prefix), dev: o.interface })),
+        ...uplinks.filter((o) => o !== u).map(subnetRoute),
         { destination: "127.0.0.0/8", dev: "lo" },
       ].map(formatRoute),
     }),
@@ -103,8 +115,9 @@ export function planSite(site: Site): Plan {
         uplink: u.name,
         table: site.routing.table,
         protocol,
-        via: u.gateway,
+        via: u.via,
         dev: u.interface,
+        ...(u.dhcp ? { dhcp: true } : {}),
         destinations: pinsOf(u).map(routeDest),
         fallback: fallbackOf(u),
       }),
@@ -121,8 +134,9 @@ export function planSite(site: Site): Plan {
     uplinks: uplinks.map((u) => ({
       name: u.name,
       interface: u.interface,
-      address: formatIPv4(u.prefix.address),
-      gateway: u.gateway,
+      // The schema has no healthCheck with a DHCP uplink.
+      address: formatIPv4(u.prefix!.address),
+      gateway: u.via,
       mark: u.mark,
       mask: site.routing.markMask,
       targets: u.healthCheck?.targets ?? hc.targets,
@@ -161,16 +175,17 @@ export function planSite(site: Site): Plan {
     rules: uplinks.map((u) => ({
       uplink: u.name,
       priority: u.priority,
-      from: formatIPv4(u.prefix.address),
+      from: u.prefix ? formatIPv4(u.prefix.address) : LEASE,
       table: u.tableId,
       protocol,
+      ...(u.dhcp ? { interface: u.interface } : {}),
     })),
     multipath: {
       table: site.routing.table,
       protocol,
       mainPriority: site.routing.mainPriority,
       multipathPriority: site.routing.multipathPriority,
-      nexthops: uplinks.map((u) => ({ uplink: u.name, via: u.gateway, dev: u.interface, weight: u.weight })),
+      nexthops: uplinks.map((u) => ({ uplink: u.name, via: u.via, dev: u.interface, weight: u.weight, ...(u.dhcp ? { dhcp: true } : {}) })),
     },
     pinned,
     marks: uplinks.map((u) => ({
@@ -190,10 +205,11 @@ export function planSite(site: Site): Plan {
       backend,
     },
     portForwards: uplinks
+      .filter((u) => u.prefix)
       .map((u) => ({
         uplink: u.name,
         interface: u.interface,
-        address: formatIPv4(u.prefix.address),
+        address: formatIPv4(u.prefix!.address),
         lanInterface: site.lan.interface,
         backend,
         forwards: site.portForwards
@@ -205,6 +221,20 @@ export function planSite(site: Site): Plan {
       }))
       .filter((p) => p.forwards.length > 0),
     ...(health ? { health } : {}),
+    ...(uplinks.some((u) => u.dhcp)
+      ? {
+          dhcp: {
+            protocol,
+            uplinks: uplinks
+              .filter((u) => u.dhcp)
+              .map((u) => ({ name: u.name, interface: u.interface, ...(u.gateway ? { gateway: u.gateway } : {}) })),
+            subnets: [
+              { label: "the LAN", prefix: site.lan.address },
+              ...uplinks.filter((u) => !u.dhcp).map((u) => ({ label: `uplink ${u.name}`, prefix: u.address })),
+            ],
+          },
+        }
+      : {}),
   };
 }
 

@@ -47,5 +47,17 @@ export function planResources(plan: Plan): PlannedResource[] {
           ]),
         ]
       : []),
+    // The watcher re-applies the tables, rules, multipath and pinned routes: all must exist first.
+    ...(plan.dhcp
+      ? [
+          planned("LeaseWatcher", plan.dhcp, [
+            host,
+            ...tableKeys,
+            ...plan.rules.map((r) => resourceKey("PolicyRule", r)),
+            resourceKey("MultipathDefaultRoute", plan.multipath),
+            ...plan.pinned.map((p) => resourceKey("PinnedRoutes", p)),
+          ]),
+        ]
+      : []),
   ];
 }

@@ -171,11 +171,25 @@ const healthCheck = z.strictObject({
 });
 export const HEALTH_DEFAULTS = { intervalMs: 500, timeoutMs: 1000, downAfter: 3, upAfter: 5 } as const;
 
+/** The word that makes an uplink's address come from its DHCP lease (design §11). */
+export const DHCP = "dhcp";
+const uplinkAddress = z.string().refine((s) => s === DHCP || parsePrefix(s) !== undefined, {
+  error: "must be an IPv4 address with its prefix length, like 192.168.1.1/24, or dhcp for an address from the modem's DHCP server",
+});
+const uplinkGateway = z.string().refine((s) => parseIPv4(s) !== undefined, {
+  error: (iss) =>
+    iss.input === DHCP
+      ? "must be an IPv4 address; to learn the gateway from the DHCP lease, leave gateway out and set address: dhcp"
+      : "must be an IPv4 address like 192.168.1.254",
+});
+
 const uplink = z.strictObject({
   name: uplinkName,
   interface: interfaceName,
-  address: interfaceAddress,
-  gateway: ipv4,
+  /** A static address with its prefix, or "dhcp": the lease's, followed on the box. */
+  address: uplinkAddress,
+  /** Required with a static address; with address: dhcp, learned from the lease when left out. */
+  gateway: uplinkGateway.optional(),
   weight: z
     .number()
     .int({ error: "must be a whole number" })
@@ -269,6 +283,27 @@ export type SiteInput = z.input<typeof siteSchema>;
 export type Site = z.output<typeof siteSchema>;
 export type Uplink = Site["uplinks"][number];
 
+/** True when the uplink's address comes from DHCP. */
+export const isDhcp = (u: { address?: unknown }) => u.address === DHCP;
+
+/**
+ * The checks validation cannot make for a DHCP uplink, because the subnet is
+ * the lease's: the box makes them at run time (/etc/multiwan/dhcp.sh) and
+ * logs a failure in the same words. One line per deferred check.
+ */
+export function deferredChecks(site: Site): string[] {
+  return site.uplinks.flatMap((u, i) => {
+    if (!isDhcp(u)) return [];
+    const at = `uplinks[${i}]`;
+    return [
+      `${at}.address: dhcp: whether the leased subnet overlaps the LAN or another uplink's subnet is checked on the gateway at each new lease`,
+      u.gateway === undefined
+        ? `${at}.gateway: learned from the lease (the DHCP client's default route on ${u.interface}); checked on the gateway at each new lease`
+        : `${at}.gateway: whether ${u.gateway} is inside the leased subnet is checked on the gateway at each new lease`,
+    ];
+  });
+}
+
 /** The effective table id and rule priority of the uplink at `index`. */
 export function uplinkTable(site: Pick<Site, "routing">, uplink: Pick<Uplink, "table">, index: number): number {
   return uplink.table ?? site.routing.tableBase + index + 1;
@@ -355,6 +390,13 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
     if (!u || typeof u !== "object") return;
     const prefix = prefixOf(u.address);
     const label = `uplink ${str(u.name) ?? i + 1}`;
+    if (!isDhcp(u) && u.address !== undefined && u.gateway === undefined)
+      issue(
+        ctx,
+        ["uplinks", i, "gateway"],
+        "is required with a static address (only an uplink with address: dhcp learns it from the lease)",
+      );
+    if (isDhcp(u)) checkDhcpUplink(ctx, site, u, i);
     if (!prefix) return;
     checkInterfaceAddress(ctx, ["uplinks", i, "address"], prefix);
     subnets.push({ path: ["uplinks", i, "address"], label, prefix });
@@ -477,6 +519,21 @@ function crossCheck(site: LooseSite, ctx: Ctx) {
     })),
     (v) => `${v} is already pinned by`,
   );
+}
+
+/** What a DHCP uplink cannot have yet: both need the address at plan time. */
+function checkDhcpUplink(ctx: Ctx, site: LooseSite, u: Loose<Uplink>, i: number) {
+  const name = str(u.name);
+  if (isMapping(site.healthCheck) || isMapping(u.healthCheck))
+    issue(
+      ctx,
+      ["uplinks", i, "address"],
+      "dhcp cannot be combined with healthCheck yet: the monitor probes from a fixed address; give the uplink a static address or remove healthCheck",
+    );
+  list(site.portForwards).forEach((f, j) => {
+    if (name !== undefined && str(f.uplink) === name)
+      issue(ctx, ["portForwards", j, "uplink"], `"${name}" has address: dhcp; port forwards need a static address on their uplink`);
+  });
 }
 
 /**

@@ -8,9 +8,10 @@ start=$SECONDS
 export DEBIAN_FRONTEND=noninteractive
 # The lab's and the bench's tools, and what the unit tests run the rendered
 # files through (shellcheck; dash for `sh -n`; systemd-analyze from systemd;
-# ssh-keygen from openssh-client; ping from iputils-ping for the health monitor):
+# ssh-keygen from openssh-client; ping from iputils-ping for the health monitor;
+# the lab's DHCP modem and client: dnsmasq from dnsmasq-base, udhcpc from busybox):
 # under CI=true a missing one fails its test.
-need=(iproute2 socat openssh-server openssh-client nftables iptables conntrack iputils-ping systemd iperf3 shellcheck dash)
+need=(iproute2 socat openssh-server openssh-client nftables iptables conntrack iputils-ping systemd iperf3 shellcheck dash dnsmasq-base busybox)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

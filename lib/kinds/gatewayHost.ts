@@ -3,6 +3,7 @@
 // shared shell library, and the boot runner that re-applies everything
 // after a reboot or a link flap.
 import { z } from "zod";
+import { LEASE } from "../render/lease";
 import { factLines } from "../facts/sections";
 import {
   BOOT_DIR,
@@ -52,7 +53,7 @@ export const gatewayHostSchema = z.strictObject({
   /** name -> value, e.g. { "net.ipv4.ip_forward": "1" }. */
   sysctls: z.record(sysctlName, sysctlValue),
   /** What the boot runner waits for before it re-applies (late DHCP or USB modems). */
-  interfaces: z.array(z.strictObject({ name: interfaceName, address: interfaceAddress })).min(1),
+  interfaces: z.array(z.strictObject({ name: interfaceName, address: z.union([interfaceAddress, z.literal(LEASE)]) })).min(1),
 });
 export type GatewayHostEntry = z.infer<typeof gatewayHostSchema>;
 

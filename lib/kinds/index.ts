@@ -5,6 +5,7 @@ import { connectionMark } from "./connectionMark";
 import { forward } from "./forward";
 import { gatewayHost } from "./gatewayHost";
 import { healthMonitor } from "./healthMonitor";
+import { leaseWatcher } from "./leaseWatcher";
 import type { Kind } from "./kind";
 import { masquerade } from "./masquerade";
 import { multipath } from "./multipath";
@@ -24,6 +25,7 @@ export const kinds = {
   Forward: forward,
   PortForwards: portForwards,
   HealthMonitor: healthMonitor,
+  LeaseWatcher: leaseWatcher,
 };
 
 export type ResourceKind = keyof typeof kinds;
@@ -49,6 +51,7 @@ export type { ConnectionMarkEntry } from "./connectionMark";
 export type { ForwardEntry } from "./forward";
 export type { GatewayHostEntry } from "./gatewayHost";
 export type { HealthMonitorEntry, WatchedUplink } from "./healthMonitor";
+export type { LeaseWatcherEntry } from "./leaseWatcher";
 export type { MasqueradeEntry } from "./masquerade";
 export type { MultipathEntry, Nexthop } from "./multipath";
 export type { PinnedRoutesEntry } from "./pinnedRoutes";

@@ -7,11 +7,21 @@ import { routesOf } from "../facts/routes";
 import { rulesOf } from "../facts/rules";
 import { factLines } from "../facts/sections";
 import { WEIGHTS_FILE } from "../render/paths";
+import { leaseOf, unlease } from "../facts/lease";
+import { LEASE, isLease, leaseRefs, readLeases, refOf } from "../render/lease";
 import { sh } from "../render/shell";
 import type { Kind } from "./kind";
 import { interfaceName, ipv4, protocolNumber, rulePriority, tableId, uplinkName } from "./fields";
 
-const nexthop = z.strictObject({ uplink: uplinkName, via: ipv4, dev: interfaceName, weight: z.number().int().min(1).max(256) });
+const nexthop = z.strictObject({
+  uplink: uplinkName,
+  /** "dhcp": the gateway the lease on dev brought (design §11). */
+  via: z.union([ipv4, z.literal(LEASE)]),
+  dev: interfaceName,
+  weight: z.number().int().min(1).max(256),
+  /** The uplink's address is a DHCP lease: without one it is out of the set, as when it is down. */
+  dhcp: z.boolean().optional(),
+});
 
 export const multipathSchema = z.strictObject({
   table: tableId,
@@ -52,6 +62,37 @@ const weightLines = (e: MultipathEntry) => [
   ...e.nexthops.map((n) => `${n.uplink} ${n.weight}`),
 ];
 
+const leasedHops = (e: MultipathEntry) => e.nexthops.filter((n) => n.dhcp);
+
+/** apply's route step when some nexthops are DHCP uplinks: each is in only while it has a lease (and a gateway). */
+function leasedRoute(e: MultipathEntry): string[] {
+  const refs = leaseRefs(leasedHops(e).map((n) => n.dev));
+  const hop = (n: Nexthop) => {
+    if (!n.dhcp) return { cond: "", args: nexthopArgs([n]) };
+    const ref = refOf(refs, n.dev);
+    const via = isLease(n.via) ? ref.gw : sh(n.via);
+    return { cond: `[ -n "${ref.addr}" ] && [ -n "${via}" ]`, args: `nexthop via ${via} dev ${sh(n.dev)} weight ${n.weight}` };
+  };
+  return [
+    ...readLeases(refs),
+    `step "weighted default route in table ${e.table}, without the uplinks that are down or have no DHCP lease"`,
+    `mw_hops= mw_all=`,
+    ...e.nexthops.map((n) => {
+      const h = hop(n);
+      const add = `mw_all="$mw_all ${h.args}"; mw_down ${sh(n.uplink)} || mw_hops="$mw_hops ${h.args}"`;
+      return h.cond ? `if ${h.cond}; then ${add}; fi` : add;
+    }),
+    `# Every uplink with a lease down: keep them all (the monitor does the same).`,
+    `[ -n "$mw_hops" ] || mw_hops=$mw_all`,
+    `if [ -n "$mw_hops" ]; then`,
+    `  mw_multipath ${e.table} ${e.protocol} "$mw_hops"`,
+    `elif [ -n "$(mw_routes ${e.table} ${e.protocol} | grep '^default ' || true)" ]; then`,
+    `  # No uplink has a lease: no default of ours; main's default answers.`,
+    `  run ip route del default table ${e.table} proto ${e.protocol}`,
+    `fi`,
+  ];
+}
+
 export const multipath: Kind<MultipathEntry> = {
   schema: multipathSchema,
   key: () => "multipath",
@@ -63,13 +104,17 @@ export const multipath: Kind<MultipathEntry> = {
     `step "check interfaces"`,
     ...e.nexthops.map((n) => `need_interface ${sh(n.dev)}`),
     "",
-    // An `up` during an outage must not put a dead nexthop back (design §9).
-    `step "weighted default route in table ${e.table}, without the uplinks the health monitor found down"`,
-    `mw_hops=`,
-    ...e.nexthops.map((n) => `mw_down ${sh(n.uplink)} || mw_hops="$mw_hops ${nexthopArgs([n])}"`),
-    `# Every uplink down: keep them all (the monitor does the same).`,
-    `[ -n "$mw_hops" ] || mw_hops=${sh(nexthopArgs(e.nexthops))}`,
-    `mw_multipath ${e.table} ${e.protocol} "$mw_hops"`,
+    ...(leasedHops(e).length > 0
+      ? leasedRoute(e)
+      : [
+          // An `up` during an outage must not put a dead nexthop back (design §9).
+          `step "weighted default route in table ${e.table}, without the uplinks the health monitor found down"`,
+          `mw_hops=`,
+          ...e.nexthops.map((n) => `mw_down ${sh(n.uplink)} || mw_hops="$mw_hops ${nexthopArgs([n])}"`),
+          `# Every uplink down: keep them all (the monitor does the same).`,
+          `[ -n "$mw_hops" ] || mw_hops=${sh(nexthopArgs(e.nexthops))}`,
+          `mw_multipath ${e.table} ${e.protocol} "$mw_hops"`,
+        ]),
     "",
     `step "the desired weights, for the health monitor: ${WEIGHTS_FILE}"`,
     `write_file ${WEIGHTS_FILE} <<'EOF'`,
@@ -95,6 +140,7 @@ export const multipath: Kind<MultipathEntry> = {
     `fact multipath-rule ip -j -N rule show pref ${e.multipathPriority}`,
     `fact health mw_states ${e.nexthops.map((n) => sh(n.uplink)).join(" ")}`,
     `fact weights cat ${WEIGHTS_FILE}`,
+    ...leasedHops(e).map((n) => `fact lease-${n.dev} mw_lease ${sh(n.dev)}`),
   ],
   expected: (e) => [
     `route ${defaultRoute(e)}`,
@@ -106,9 +152,21 @@ export const multipath: Kind<MultipathEntry> = {
   ],
   parse: (facts, e) => {
     // The table also holds the pinned routes; those are PinnedRoutes' own.
-    const defaults = routesOf(facts, "routes").lines.filter((l) => l.startsWith("default ") || l.startsWith("unreadable "));
+    const leases = leasedHops(e).map((n) => leaseOf(facts, n.dev));
+    const defaults = unlease(
+      routesOf(facts, "routes").lines.filter((l) => l.startsWith("default ") || l.startsWith("unreadable ")),
+      leases,
+    );
     // An outage is not drift: the route the monitor made reads as the desired one; health says why.
-    const live = routeOver(liveNexthops(e, downUplinks(facts)));
+    // Nor is a DHCP uplink without a lease (or its gateway) missing from it.
+    const unleased = leasedHops(e).filter((n) => {
+      const l = leaseOf(facts, n.dev);
+      return !l.address || (isLease(n.via) && !l.gateway);
+    });
+    const out = new Set([...downUplinks(facts), ...unleased.map((n) => n.uplink)]);
+    const present = e.nexthops.filter((n) => !unleased.includes(n));
+    const live = present.length === 0 ? undefined : routeOver(liveNexthops({ ...e, nexthops: present }, out));
+    if (live === undefined && defaults.length === 0) defaults.push(defaultRoute(e));
     const routes = defaults.length === 1 && defaults[0] === live ? [defaultRoute(e)] : defaults;
     return [
       ...routes.map((l) => `route ${l}`),
@@ -118,5 +176,13 @@ export const multipath: Kind<MultipathEntry> = {
         .map((l) => `weight ${l}`),
     ];
   },
-  health: (facts) => healthLines(facts),
+  health: (facts, e) => [
+    ...healthLines(facts),
+    ...leasedHops(e).map((n) => {
+      const l = leaseOf(facts, n.dev);
+      return l.address && (!isLease(n.via) || l.gateway)
+        ? `${n.uplink} in the multipath set (DHCP lease ${l.prefix})`
+        : `${n.uplink} out of the multipath set: no DHCP lease`;
+    }),
+  ],
 };

@@ -4,6 +4,8 @@
 import { z } from "zod";
 import { downUplinks, healthLines } from "../facts/health";
 import { routesOf } from "../facts/routes";
+import { leaseOf, unlease } from "../facts/lease";
+import { LEASE, isLease, leaseRefs, readLeases } from "../render/lease";
 import { sh } from "../render/shell";
 import type { Kind } from "./kind";
 import { interfaceName, ipv4, protocolNumber, routeDestination, tableId, uplinkName } from "./fields";
@@ -12,8 +14,11 @@ export const pinnedRoutesSchema = z.strictObject({
   uplink: uplinkName,
   table: tableId,
   protocol: protocolNumber,
-  via: ipv4,
+  /** "dhcp": the gateway of dev's current lease (design §11). */
+  via: z.union([ipv4, z.literal(LEASE)]),
   dev: interfaceName,
+  /** The uplink's address is a DHCP lease: without one its destinations are unpinned (they use the multipath set). */
+  dhcp: z.boolean().optional(),
   destinations: z.array(routeDestination.refine((d) => d !== "default", { error: "the default route cannot be pinned" })).min(1),
   /**
    * Those of `destinations` that use the multipath set while the health
@@ -27,6 +32,33 @@ export type PinnedRoutesEntry = z.infer<typeof pinnedRoutesSchema>;
 const steady = (e: PinnedRoutesEntry) => e.destinations.filter((d) => !e.fallback.includes(d));
 const falling = (e: PinnedRoutesEntry) => e.destinations.filter((d) => e.fallback.includes(d));
 
+/** apply of a DHCP uplink's pins: through the lease's gateway while there is one; unpinned without. */
+function applyLeased(e: PinnedRoutesEntry): string[] {
+  const where = `table ${e.table} proto ${e.protocol}`;
+  const [ref] = leaseRefs([e.dev]);
+  const via = isLease(e.via) ? ref.gw : sh(e.via);
+  return [
+    `step "check interfaces"`,
+    `need_interface ${sh(e.dev)}`,
+    "",
+    ...readLeases([ref]),
+    `if [ -n "${ref.addr}" ] && [ -n "${via}" ]; then`,
+    `  step "pin ${e.destinations.length} destination(s) to ${e.uplink} through the lease's gateway ${via}"`,
+    `  {`,
+    ...e.destinations.map((d) => `    echo "route replace ${sh(d)} via ${via} dev ${sh(e.dev)} ${where}"`),
+    `  } | ip_batch`,
+    `else`,
+    `  step "no DHCP lease on ${e.dev}: ${e.uplink}'s destinations use the multipath set until there is one"`,
+    `  mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -xF '${e.destinations.join("\n")}' |`,
+    `    sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+    `fi`,
+    "",
+    `step "unpin destinations no longer pinned to ${e.uplink}"`,
+    `mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -v '^default$' | grep -vxF '${e.destinations.join("\n")}' |`,
+    `  sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+  ];
+}
+
 export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
   schema: pinnedRoutesSchema,
   key: (e) => `pinned-${e.uplink}`,
@@ -35,6 +67,7 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
   bootOrder: 50,
   title: (e) => `PinnedRoutes ${e.uplink} (${e.destinations.length} via ${e.via})`,
   apply(e) {
+    if (e.dhcp) return applyLeased(e);
     const where = `table ${e.table} proto ${e.protocol}`;
     return [
       `step "check interfaces"`,
@@ -81,13 +114,25 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
   read: (e) => [
     `fact routes ip -j -N route show table ${e.table} proto ${e.protocol} dev ${sh(e.dev)}`,
     `fact health mw_states ${sh(e.uplink)}`,
+    ...(e.dhcp ? [`fact lease-${e.dev} mw_lease ${sh(e.dev)}`] : []),
   ],
   expected: (e) => e.destinations.map((d) => `route ${d} via ${e.via}`),
   // `dev` filters the listing, so ip leaves it out of each route; the default is MultipathDefaultRoute's.
   parse: (facts, e) => {
-    const lines = routesOf(facts, "routes")
-      .lines.filter((l) => !l.startsWith("default "))
-      .map((l) => `route ${l}`);
+    const raw = routesOf(facts, "routes").lines.filter((l) => !l.startsWith("default "));
+    // `dev` is left out of each route: unlease needs it back to know whose gateway it is.
+    const lease = e.dhcp ? leaseOf(facts, e.dev) : undefined;
+    const lines = (
+      lease
+        ? unlease(
+            raw.map((l) => `${l} dev ${e.dev}`),
+            [lease],
+          ).map((l) => l.replace(` dev ${e.dev}`, ""))
+        : raw
+    ).map((l) => `route ${l}`);
+    // No lease: the pins are out on purpose, not drift.
+    if (lease && (!lease.address || (isLease(e.via) && !lease.gateway)))
+      return [...lines, ...e.destinations.map((d) => `route ${d} via ${e.via}`)];
     // An outage is not drift: the fallback routes the monitor took out read as present.
     const outage = downUplinks(facts).has(e.uplink) ? falling(e).map((d) => `route ${d} via ${e.via}`) : [];
     return [...lines, ...outage];

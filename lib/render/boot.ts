@@ -7,6 +7,7 @@
 // ours comes back up.
 import type { GatewayHostEntry } from "../plan";
 import { STATE_DIR } from "./paths";
+import { LEASE } from "./lease";
 import { sh } from "./shell";
 
 export const BOOT_DIR = `${STATE_DIR}/apply.d`;
@@ -75,9 +76,11 @@ export function renderBootRunner(entry: GatewayHostEntry): string {
     "# One run at a time: several links may come up together.",
     "if command -v flock >/dev/null; then exec 9>/run/multiwan.lock; flock 9; fi",
     "missing() {",
-    ...entry.interfaces.map(
-      (i) =>
-        `  ip -o -4 addr show dev ${sh(i.name)} 2>/dev/null | tr -s ' ' | grep -q " inet ${i.address} " || printf '%s ' ${sh(`${i.name} (${i.address})`)}`,
+    ...entry.interfaces.map((i) =>
+      i.address === LEASE
+        ? // A DHCP uplink: any lease will do (design §11); dhcp.sh follows the next ones.
+          `  ip -o -4 addr show dev ${sh(i.name)} scope global 2>/dev/null | grep -q " inet " || printf '%s ' ${sh(`${i.name} (a DHCP lease)`)}`
+        : `  ip -o -4 addr show dev ${sh(i.name)} 2>/dev/null | tr -s ' ' | grep -q " inet ${i.address} " || printf '%s ' ${sh(`${i.name} (${i.address})`)}`,
     ),
     "}",
     "waited=0",

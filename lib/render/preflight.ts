@@ -3,10 +3,12 @@
 // missing, nothing is applied. It reports every problem, one per line.
 import { z } from "zod";
 import { interfaceAddress, interfaceName, natBackend } from "../kinds/fields";
+import { LEASE, isLease } from "./lease";
 import { script, sh } from "./shell";
 
 export const preflightSchema = z.strictObject({
-  interfaces: z.array(z.strictObject({ name: interfaceName, address: interfaceAddress })).min(1),
+  /** address "dhcp": the interface must exist; its lease may come later (the scripts read it when they run). */
+  interfaces: z.array(z.strictObject({ name: interfaceName, address: z.union([interfaceAddress, z.literal(LEASE)]) })).min(1),
   natBackend,
   /** The site has a healthCheck: the monitor needs iputils ping (busybox's has no -O) and mkfifo. */
   healthCheck: z.boolean().default(false),
@@ -29,11 +31,12 @@ export function renderPreflight(p: Preflight): string {
           `command -v mkfifo >/dev/null || problem "mkfifo is not installed (Debian/Ubuntu: coreutils); the health monitor needs it"`,
         ]
       : []),
-    ...p.interfaces.map(
-      (i) =>
-        `if [ ! -e /sys/class/net/${sh(i.name)} ]; then problem "interface ${i.name} does not exist"; ` +
-        `elif ! ip -o -4 addr show dev ${sh(i.name)} | tr -s ' ' | grep -q " inet ${i.address} "; then ` +
-        `problem "interface ${i.name} does not carry ${i.address} (it has: $(ip -o -4 addr show dev ${sh(i.name)} | awk '{print $4}' | tr '\\n' ' '))"; fi`,
+    ...p.interfaces.map((i) =>
+      isLease(i.address)
+        ? `[ -e /sys/class/net/${sh(i.name)} ] || problem "interface ${i.name} does not exist (it is a DHCP uplink: it needs the interface, not yet a lease)"`
+        : `if [ ! -e /sys/class/net/${sh(i.name)} ]; then problem "interface ${i.name} does not exist"; ` +
+          `elif ! ip -o -4 addr show dev ${sh(i.name)} | tr -s ' ' | grep -q " inet ${i.address} "; then ` +
+          `problem "interface ${i.name} does not carry ${i.address} (it has: $(ip -o -4 addr show dev ${sh(i.name)} | awk '{print $4}' | tr '\\n' ' '))"; fi`,
     ),
     `exit $((mw_problems > 0))`,
   ]);

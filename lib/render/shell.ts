@@ -78,6 +78,17 @@ mw_multipath() {
   [ "$(mw_routes "$mw_t" "$mw_p" | grep '^default ' || true)" != "$mw_want" ] || return 0
   run ip route replace default table "$mw_t" proto "$mw_p" "$@"
 }
+# The DHCP lease on interface $1 (design §11): "<address>/<length> <subnet>
+# <gateway>", the gateway being the default route the DHCP client installed in
+# main (any metric; "" while it has none). Prints nothing without an address.
+mw_lease() {
+  mw_a=$(ip -o -4 addr show dev "$1" scope global 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "inet") { print $(i + 1); exit } }')
+  [ -n "$mw_a" ] || return 0
+  mw_g=$(ip -o -4 route show default dev "$1" 2>/dev/null | awk '$2 == "via" { print $3; exit }')
+  mw_n=$(printf '%s\n' "$mw_a" | awk -F'[./]' '{ a = (($1 * 256 + $2) * 256 + $3) * 256 + $4; s = 2 ^ (32 - $5); n = int(a / s) * s
+    printf "%d.%d.%d.%d/%d", int(n / 16777216), int(n / 65536) % 256, int(n / 256) % 256, n % 256, $5 }')
+  printf '%s %s %s\n' "$mw_a" "$mw_n" "$mw_g"
+}
 need_interface() { [ -e "/sys/class/net/$1" ] || die "interface $1 does not exist on this host"; }
 # For read: prints "@@ $1", then what the command prints (nothing when it
 # fails, e.g. a table that does not exist). Parsed by lib/facts.

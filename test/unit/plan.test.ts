@@ -8,6 +8,7 @@ import { planResources } from "../../lib/resources";
 import { sysctlPath } from "../../lib/kinds/gatewayHost";
 import { renderScripts } from "../../lib/render";
 import { editedSite, renderAll, stackPlan, validSite } from "../support/fixtures";
+import { dhcpSite } from "../fixtures/render/regenerate";
 
 describe("home: the seed post's site, corrected", () => {
   const plan = stackPlan("home");
@@ -365,6 +366,7 @@ describe("what the scripts never do", () => {
     ["home/iptables", stackPlan("home", "iptables")],
     ["office/nftables", stackPlan("office", "nftables")],
     ["office/iptables", stackPlan("office", "iptables")],
+    ["dhcp/nftables", planSite(validSite(dhcpSite()))],
   ];
   const scripts = plans.flatMap(([name, plan]) =>
     renderAll(plan).flatMap((r) =>
