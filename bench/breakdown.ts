@@ -14,7 +14,7 @@ import type { Ctx } from "./context";
 import { check, run, start } from "../support/proc";
 import { parse } from "./sites";
 import { REPO_ROOT } from "../support/repoRoot";
-import { countRe } from "./stack";
+import { FRAME_RESOURCES, countRe } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { median, timing, type Timing } from "./stats";
 
@@ -190,7 +190,7 @@ export async function breakdownSection(ctx: Ctx, pristine: KernelState): Promise
 
   let noopSkip: number[] | undefined;
   if (!opts.quick) {
-    const n = resources.length + 2;
+    const n = resources.length + FRAME_RESOURCES;
     stack.setSite(ctx.home);
     await stack.up(countRe("created", n));
     noopSkip = await rep(runs, () => stack.up(countRe("unchanged", n), ["--skip-preview"]));

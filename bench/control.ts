@@ -7,7 +7,7 @@ import { planResources } from "../lib/resources";
 import type { Ctx } from "./context";
 import { applyAll, applyOne, floorRun, removeAll, renderOnlyMs } from "./floor";
 import { parse, withWeight, type RawSite } from "./sites";
-import { countRe } from "./stack";
+import { FRAME_RESOURCES, countRe } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { timing, type Timing } from "./stats";
 
@@ -40,7 +40,7 @@ export async function controlSection(ctx: Ctx, pristine: KernelState): Promise<C
   const weighted: RawSite = withWeight(home, firstWeight.name, firstWeight.weight === 1 ? 2 : 1);
   const weightedSite = parse(weighted);
   const nCustom = planResources(planSite(homeSite)).length;
-  const n = nCustom + 2;
+  const n = nCustom + FRAME_RESOURCES;
   const ops: ControlOp[] = opts.quick ? ["first up", "destroy"] : [...CONTROL_OPS];
   const runs = opts.quick ? 1 : opts.runs;
   const samples: Record<Method, Partial<Record<ControlOp, number[]>>> = { pulumi: {}, floor: {}, ansible: {} };

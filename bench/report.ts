@@ -9,6 +9,7 @@ import type { DataResult } from "./dataplane";
 import type { MarksResult, SurvivalCase } from "./marks";
 import { barChartSpec, lineChartSpec } from "./charts";
 import { SCALE_OPS, type ScaleResult } from "./scale";
+import { FRAME_RESOURCES } from "./stack";
 import { markdownTable, ms, pct, ratio, table } from "./stats";
 import { renderSvg } from "./vega";
 
@@ -398,7 +399,9 @@ export function tables(r: Results): { title: string; rows: string[][]; note?: st
     const nowRes = c ? c.resources : fc.resources["with marks"];
     rows.push([
       "resources in the home stack (provider resources)",
-      base ? `${base.stackResources} (${base.resources})` : `${fc.resources["without marks"] + 2} (${fc.resources["without marks"]})`,
+      base
+        ? `${base.stackResources} (${base.resources})`
+        : `${fc.resources["without marks"] + FRAME_RESOURCES} (${fc.resources["without marks"]})`,
       `${nowRes + 2} (${nowRes})`,
       `+${nowRes - (base?.resources ?? fc.resources["without marks"])}`,
       "one ConnectionMark per uplink; before: the previous release",

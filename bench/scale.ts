@@ -8,7 +8,7 @@ import type { Ctx } from "./context";
 import { applyAll, applyOne, floorRun, removeAll } from "./floor";
 import { extendLab, labUplinks } from "./labx";
 import { changeOneRoute, parse, scaleSite } from "./sites";
-import { countRe } from "./stack";
+import { FRAME_RESOURCES, countRe } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { linearFit, timing, type Timing } from "./stats";
 
@@ -61,7 +61,7 @@ export async function scaleSection(ctx: Ctx): Promise<ScaleResult> {
     const changed = changeOneRoute(raw);
     const changedSite = parse(changed.site);
     const nCustom = planResources(planSite(site)).length;
-    const n = nCustom + 2;
+    const n = nCustom + FRAME_RESOURCES;
     const samples: Record<"pulumi" | "floor", Partial<Record<ScaleOp, number[]>>> = { pulumi: {}, floor: {} };
     const add = (m: "pulumi" | "floor", op: ScaleOp, ms: number) => {
       samples[m][op] ??= [];
@@ -126,7 +126,7 @@ export async function scaleSection(ctx: Ctx): Promise<ScaleResult> {
   ];
   if (!opts.quick) {
     const raw = scaleSite(ctx.home, uplinks, largest);
-    const n = planResources(planSite(parse(raw))).length + 2;
+    const n = planResources(planSite(parse(raw))).length + FRAME_RESOURCES;
     for (const v of VARIANTS) {
       const times: number[] = [];
       for (let i = 0; i < Math.min(3, runs); i++) {

@@ -86,6 +86,9 @@ export class BenchStack {
   }
 }
 
+/** Resources of a stack besides the gateway's own: the stack, the MultiWanGateway component and its multiwan provider. */
+export const FRAME_RESOURCES = 3;
+
 /** Number of resources in the stack (stack, component, provider resources) a site yields: "N created". */
 export function countRe(verb: "created" | "unchanged" | "deleted" | "updated", n: number): RegExp {
   return new RegExp(`\\b${n} ${verb}\\b`);
