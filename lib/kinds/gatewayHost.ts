@@ -20,6 +20,7 @@ import {
 import { STATE_DIR } from "../render/paths";
 import { LIB_PATH, PRELUDE, sh } from "../render/shell";
 import type { Kind } from "./kind";
+import { SYSTEMD_RUNNING } from "./service";
 import { interfaceAddress, interfaceName, protocolNumber, tableId, uplinkName } from "./fields";
 
 /**
@@ -65,7 +66,6 @@ const UNDO_COPY = undoCopyPath(BOOT_ORDER, KEY);
 const sysctlsOf = (entry: GatewayHostEntry) =>
   Object.entries(entry.sysctls).map(([name, value]) => ({ name, value, path: sysctlPath(name) }));
 
-const SYSTEMD_RUNNING = "[ -d /run/systemd/system ] && command -v systemctl >/dev/null";
 const SAVED = `${STATE_DIR}/sysctl`;
 const TABLES_DIR = "/etc/iproute2/rt_tables.d";
 export const TABLE_NAMES_FILE = `${TABLES_DIR}/multiwan.conf`;

@@ -23,6 +23,7 @@ import {
 import { HEALTH_STATE_DIR, RUN_DIR, WEIGHTS_FILE } from "../render/paths";
 import { sh } from "../render/shell";
 import type { Kind } from "./kind";
+import { type ServiceFiles, startService, stopService } from "./service";
 import { interfaceName, ipv4, protocolNumber, routeDestination, tableId, uplinkName } from "./fields";
 
 const mark = z.number().int().min(1).max(0xffffffff);
@@ -55,8 +56,16 @@ export const healthMonitorSchema = z.strictObject({
 export type HealthMonitorEntry = z.infer<typeof healthMonitorSchema>;
 export type WatchedUplink = z.infer<typeof watched>;
 
-const SYSTEMD_RUNNING = "[ -d /run/systemd/system ] && command -v systemctl >/dev/null";
 const FILES = [HEALTH_SCRIPT, HEALTH_CONF];
+const SERVICE: ServiceFiles = {
+  what: "monitor",
+  changes: "script or configuration",
+  unitName: HEALTH_UNIT_NAME,
+  unitFile: HEALTH_UNIT_FILE,
+  unitWants: HEALTH_UNIT_WANTS,
+  unit: renderHealthUnit(),
+  pidFile: HEALTH_PID,
+};
 /** Every nexthop at its desired weight, as MultipathDefaultRoute wrote it to WEIGHTS_FILE (1 if it is missing). */
 const allHops = (e: HealthMonitorEntry) => [
   `mw_hops=`,
@@ -87,44 +96,15 @@ function apply(e: HealthMonitorEntry): string[] {
     `mw_changed=`,
     `[ "$(cat ${FILES.join(" ")} | cksum)" = "$mw_before" ] || mw_changed=1`,
     "",
-    `step "install ${HEALTH_UNIT_NAME}: after the boot runner, restarted whenever it stops"`,
-    `if [ -d /etc/systemd/system ]; then`,
-    `  write_file ${HEALTH_UNIT_FILE} <<'EOF'`,
-    renderHealthUnit().trimEnd(),
-    `EOF`,
-    `  [ -L ${HEALTH_UNIT_WANTS} ] || { run mkdir -p ${HEALTH_UNIT_WANTS.replace(/\/[^/]+$/, "")}; run ln -s ${HEALTH_UNIT_FILE} ${HEALTH_UNIT_WANTS}; }`,
-    `fi`,
-    "",
-    `step "start the monitor, or restart it when its script or configuration changed"`,
-    // --no-block: at boot this runs inside multiwan.service, which the unit is ordered after.
-    `if ${SYSTEMD_RUNNING}; then`,
-    `  run systemctl daemon-reload`,
-    `  if [ -n "$mw_changed" ]; then run systemctl restart --no-block ${HEALTH_UNIT_NAME}`,
-    `  elif ! systemctl is-active --quiet ${HEALTH_UNIT_NAME}; then run systemctl start --no-block ${HEALTH_UNIT_NAME}; fi`,
-    `elif [ -n "$mw_changed" ] && mw_pid=$(cat ${HEALTH_PID} 2>/dev/null) && kill -0 "$mw_pid" 2>/dev/null; then`,
-    `  # No systemd (a container, the lab): the monitor's supervisor starts it again with the new configuration.`,
-    `  printf '+ kill %s\\n' "$mw_pid" >&2`,
-    `  kill "$mw_pid" 2>/dev/null || true`,
-    `fi`,
+    // --no-block (in startService): at boot this runs inside multiwan.service, which the unit is ordered after.
+    ...startService(SERVICE),
   ];
 }
 
 function remove(e: HealthMonitorEntry): string[] {
   return [
-    `step "stop the monitor and remove ${HEALTH_UNIT_NAME}"`,
-    `if ${SYSTEMD_RUNNING}; then`,
-    `  ! systemctl is-active --quiet ${HEALTH_UNIT_NAME} || run systemctl stop ${HEALTH_UNIT_NAME}`,
-    `fi`,
-    `[ ! -L ${HEALTH_UNIT_WANTS} ] || run rm -f ${HEALTH_UNIT_WANTS}`,
-    `[ ! -e ${HEALTH_UNIT_FILE} ] || run rm -f ${HEALTH_UNIT_FILE}`,
-    `if ${SYSTEMD_RUNNING}; then run systemctl daemon-reload; fi`,
     // Without systemd, the supervisor finds no unit any more and does not start it again.
-    `if mw_pid=$(cat ${HEALTH_PID} 2>/dev/null) && kill -0 "$mw_pid" 2>/dev/null; then`,
-    `  printf '+ kill %s\\n' "$mw_pid" >&2`,
-    `  kill "$mw_pid" 2>/dev/null || true`,
-    `  mw_i=0`,
-    `  while kill -0 "$mw_pid" 2>/dev/null && [ $mw_i -lt 50 ]; do sleep 0.1; mw_i=$((mw_i + 1)); done`,
-    `fi`,
+    ...stopService(SERVICE),
     "",
     `step "give back what the monitor took out for an outage: every nexthop, the fallback pinned routes"`,
     ...allHops(e),

@@ -24,6 +24,7 @@ import {
 import { RUN_DIR } from "../render/paths";
 import { sh } from "../render/shell";
 import type { Kind } from "./kind";
+import { type ServiceFiles, startService, stopService } from "./service";
 import { interfaceAddress, interfaceName, ipv4, protocolNumber, uplinkName } from "./fields";
 
 export const leaseWatcherSchema = z.strictObject({
@@ -35,8 +36,16 @@ export const leaseWatcherSchema = z.strictObject({
 });
 export type LeaseWatcherEntry = z.infer<typeof leaseWatcherSchema>;
 
-const SYSTEMD_RUNNING = "[ -d /run/systemd/system ] && command -v systemctl >/dev/null";
 const FILES = [DHCP_SCRIPT, DHCP_WATCH, DHCP_CONF];
+const SERVICE: ServiceFiles = {
+  what: "watcher",
+  changes: "scripts or configuration",
+  unitName: DHCP_UNIT_NAME,
+  unitFile: DHCP_UNIT_FILE,
+  unitWants: DHCP_UNIT_WANTS,
+  unit: renderDhcpUnit(),
+  pidFile: DHCP_PID,
+};
 const configLines = (e: LeaseWatcherEntry) =>
   renderDhcpConfig(e)
     .split("\n")
@@ -61,42 +70,13 @@ function apply(e: LeaseWatcherEntry): string[] {
     `mw_changed=`,
     `[ "$(cat ${FILES.join(" ")} | cksum)" = "$mw_before" ] || mw_changed=1`,
     "",
-    `step "install ${DHCP_UNIT_NAME}: after the boot runner, restarted whenever it stops"`,
-    `if [ -d /etc/systemd/system ]; then`,
-    `  write_file ${DHCP_UNIT_FILE} <<'EOF'`,
-    renderDhcpUnit().trimEnd(),
-    `EOF`,
-    `  [ -L ${DHCP_UNIT_WANTS} ] || { run mkdir -p ${DHCP_UNIT_WANTS.replace(/\/[^/]+$/, "")}; run ln -s ${DHCP_UNIT_FILE} ${DHCP_UNIT_WANTS}; }`,
-    `fi`,
-    "",
-    `step "start the watcher, or restart it when its scripts or configuration changed"`,
-    `if ${SYSTEMD_RUNNING}; then`,
-    `  run systemctl daemon-reload`,
-    `  if [ -n "$mw_changed" ]; then run systemctl restart --no-block ${DHCP_UNIT_NAME}`,
-    `  elif ! systemctl is-active --quiet ${DHCP_UNIT_NAME}; then run systemctl start --no-block ${DHCP_UNIT_NAME}; fi`,
-    `elif [ -n "$mw_changed" ] && mw_pid=$(cat ${DHCP_PID} 2>/dev/null) && kill -0 "$mw_pid" 2>/dev/null; then`,
-    `  # No systemd (a container, the lab): the watcher's supervisor starts it again with the new configuration.`,
-    `  printf '+ kill %s\\n' "$mw_pid" >&2`,
-    `  kill "$mw_pid" 2>/dev/null || true`,
-    `fi`,
+    ...startService(SERVICE),
   ];
 }
 
 function remove(e: LeaseWatcherEntry): string[] {
   return [
-    `step "stop the watcher and remove ${DHCP_UNIT_NAME}"`,
-    `if ${SYSTEMD_RUNNING}; then`,
-    `  ! systemctl is-active --quiet ${DHCP_UNIT_NAME} || run systemctl stop ${DHCP_UNIT_NAME}`,
-    `fi`,
-    `[ ! -L ${DHCP_UNIT_WANTS} ] || run rm -f ${DHCP_UNIT_WANTS}`,
-    `[ ! -e ${DHCP_UNIT_FILE} ] || run rm -f ${DHCP_UNIT_FILE}`,
-    `if ${SYSTEMD_RUNNING}; then run systemctl daemon-reload; fi`,
-    `if mw_pid=$(cat ${DHCP_PID} 2>/dev/null) && kill -0 "$mw_pid" 2>/dev/null; then`,
-    `  printf '+ kill %s\\n' "$mw_pid" >&2`,
-    `  kill "$mw_pid" 2>/dev/null || true`,
-    `  mw_i=0`,
-    `  while kill -0 "$mw_pid" 2>/dev/null && [ $mw_i -lt 50 ]; do sleep 0.1; mw_i=$((mw_i + 1)); done`,
-    `fi`,
+    ...stopService(SERVICE),
     "",
     // The DHCP client's own addresses and routes are not ours: nothing of them is touched.
     `step "remove the watcher's files (the DHCP client's addresses and routes stay as they are)"`,
