@@ -131,3 +131,25 @@ export function renderLinkHook(entry: GatewayHostEntry): string {
     "",
   ].join("\n");
 }
+
+/** A long-running service of ours (health monitor, DHCP watcher): after the boot runner, restarted whenever it stops. */
+export function renderServiceUnit(description: string, execStart: string): string {
+  return [
+    "# multiwan: installed by pulumi up, removed by pulumi destroy.",
+    "[Unit]",
+    `Description=multiwan: ${description}`,
+    // The boot runner puts the routes back first; the service then only adjusts them.
+    `After=${UNIT_NAME} network-online.target`,
+    "Wants=network-online.target",
+    "",
+    "[Service]",
+    "Type=simple",
+    `ExecStart=${execStart}`,
+    "Restart=always",
+    "RestartSec=1",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}

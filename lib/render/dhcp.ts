@@ -5,7 +5,7 @@
 // a DHCP uplink's address or main-table routes change. Whichever client holds
 // the lease (dhclient, systemd-networkd, udhcpc), the kernel sees the change.
 import type { LeaseWatcherEntry } from "../kinds/leaseWatcher";
-import { BOOT_DIR, UNIT_NAME as BOOT_UNIT_NAME } from "./boot";
+import { BOOT_DIR, renderServiceUnit } from "./boot";
 import { RUN_DIR, STATE_DIR } from "./paths";
 import { LIB_PATH } from "./shell";
 
@@ -38,23 +38,7 @@ export function renderDhcpConfig(e: LeaseWatcherEntry): string {
 }
 
 export function renderDhcpUnit(): string {
-  return [
-    "# multiwan: installed by pulumi up, removed by pulumi destroy.",
-    "[Unit]",
-    "Description=multiwan: follow the DHCP leases of the uplinks (tables, rules, multipath route)",
-    `After=${BOOT_UNIT_NAME} network-online.target`,
-    "Wants=network-online.target",
-    "",
-    "[Service]",
-    "Type=simple",
-    `ExecStart=${DHCP_EXEC_START}`,
-    "Restart=always",
-    "RestartSec=1",
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
+  return renderServiceUnit("follow the DHCP leases of the uplinks (tables, rules, multipath route)", DHCP_EXEC_START);
 }
 
 /** dhcp.sh [uplink...]: checks the leases and re-applies every boot copy that reads one. */

@@ -3,7 +3,7 @@
 // The script is the same on every gateway; what differs is in the
 // configuration, which the HealthMonitor resource renders from its entry.
 import type { HealthMonitorEntry } from "../kinds/healthMonitor";
-import { UNIT_NAME as BOOT_UNIT_NAME } from "./boot";
+import { renderServiceUnit } from "./boot";
 import { HEALTH_STATE_DIR, RUN_DIR, STATE_DIR, WEIGHTS_FILE } from "./paths";
 import { sh } from "./shell";
 
@@ -52,24 +52,7 @@ export function renderHealthConfig(e: HealthMonitorEntry): string {
 }
 
 export function renderHealthUnit(): string {
-  return [
-    "# multiwan: installed by pulumi up, removed by pulumi destroy.",
-    "[Unit]",
-    "Description=multiwan: uplink health monitor (takes a dead uplink out of the multipath route)",
-    // The boot runner puts the routes back first; the monitor then only adjusts them.
-    `After=${BOOT_UNIT_NAME} network-online.target`,
-    "Wants=network-online.target",
-    "",
-    "[Service]",
-    "Type=simple",
-    `ExecStart=${HEALTH_EXEC_START}`,
-    "Restart=always",
-    "RestartSec=1",
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
+  return renderServiceUnit("uplink health monitor (takes a dead uplink out of the multipath route)", HEALTH_EXEC_START);
 }
 
 /** The monitor itself. POSIX sh, iproute2, iputils ping, conntrack: what a Debian or Ubuntu gateway has. */
