@@ -2,7 +2,11 @@
 // gateway (test/fixtures/facts/<kind>/<case>.json; recapture with
 // `npx tsc -b && node dist/test/fixtures/facts/capture.js` as root) parse to
 // exactly their recorded state; an applied resource reads back as exactly its
-// expected state (no false drift), an absent one as nothing.
+// expected state (no false drift), an absent one as nothing. Every kind whose
+// read uses `ip` has two sets: iproute2 6.1 (Debian 12's, the lab's) and
+// <key>-iproute2-7.1.0-<state>.json, read by iproute2 7.1 built from source
+// (`capture.js --ip=PATH`). 7.1 spells scopes the same, but its `dev` filter
+// also lists a multipath route with a nexthop on that device.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
