@@ -1,6 +1,7 @@
 // MultiWanGateway: one validated site -> the provider's resources, as
 // children named after the gateway so two sites in one program never collide.
 // Wiring only: planning and rendering happen in lib/, applying in provider/.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { type Preflight, planSite, trafficShares } from "../lib/plan";
 import type { ResourceKind } from "../lib/render";
@@ -31,7 +32,14 @@ export interface UplinkSummary {
  * an update of the provider alone.
  */
 export class GatewayProvider extends pulumi.ProviderResource {
-  constructor(name: string, site: Site, preflight: Preflight, privateKey: pulumi.Input<string> | undefined, opts?: pulumi.ResourceOptions) {
+  constructor(
+    name: string,
+    site: Site,
+    preflight: Preflight,
+    privateKey: pulumi.Input<string> | undefined,
+    opts?: pulumi.ResourceOptions,
+    rollback: { afterSeconds: number } = { afterSeconds: site.rollback?.afterSeconds ?? 60 },
+  ) {
     const props: pulumi.Inputs = {
       address: site.host.address,
       port: site.host.port,
@@ -42,6 +50,7 @@ export class GatewayProvider extends pulumi.ProviderResource {
       ...(site.host.commandTimeoutSeconds === undefined ? {} : { commandTimeoutSeconds: site.host.commandTimeoutSeconds }),
       privateKey: privateKey === undefined ? undefined : pulumi.secret(privateKey),
       preflight,
+      rollback,
     };
     super("multiwan", name, props, opts);
   }
@@ -59,11 +68,20 @@ export class GatewayResource extends pulumi.CustomResource {
   }
 }
 
+/** The run's last resource (design §10): see CONFIRMATION in provider/provider.ts. */
+export class Confirmation extends pulumi.CustomResource {
+  constructor(name: string, digest: string, opts?: pulumi.CustomResourceOptions) {
+    super("multiwan:index:Confirmation", name, { digest }, opts);
+  }
+}
+
 export class MultiWanGateway extends pulumi.ComponentResource {
   /** The gateway's own `multiwan` provider, which every child uses. */
   readonly provider: GatewayProvider;
   /** Every child by its key ("host", "table-isp1", "rule-isp1", "multipath", ...). */
   readonly resources: Record<string, GatewayResource> = {};
+  /** Confirms the run's rollback guard (absent with rollback.afterSeconds 0). */
+  readonly confirmation?: Confirmation;
   readonly uplinks: UplinkSummary[];
   /** "174.143.119.91/32 via isp2" for each pinned route. */
   readonly pinnedRoutes: string[];
@@ -75,12 +93,24 @@ export class MultiWanGateway extends pulumi.ComponentResource {
       pulumi.log.warn(`${name}: host.insecureIgnoreHostKey is set: the SSH host key of ${site.host.address} is not verified`, this);
     }
     const plan = planSite(site);
-    this.provider = new GatewayProvider(name, site, plan.preflight, args.privateKey, { parent: this });
-    for (const planned of planResources(plan)) {
-      this.resources[planned.key] = new GatewayResource(planned.kind, `${name}-${planned.key}`, planned.entry, {
+    this.provider = new GatewayProvider(name, site, plan.preflight, args.privateKey, { parent: this }, plan.rollback);
+    const planned = planResources(plan);
+    for (const p of planned) {
+      this.resources[p.key] = new GatewayResource(p.kind, `${name}-${p.key}`, p.entry, {
         parent: this,
         provider: this.provider,
-        dependsOn: planned.dependsOn.map((key) => this.resources[key]),
+        dependsOn: p.dependsOn.map((key) => this.resources[key]),
+      });
+    }
+    // The run's last resource: it changes exactly when another one does, and its update confirms the rollback guard.
+    if (plan.rollback.afterSeconds > 0) {
+      const digest = createHash("sha256")
+        .update(JSON.stringify(planned.map((p) => [p.kind, p.key, p.entry])))
+        .digest("hex");
+      this.confirmation = new Confirmation(`${name}-confirm`, digest, {
+        parent: this,
+        provider: this.provider,
+        dependsOn: Object.values(this.resources),
       });
     }
 

@@ -40,6 +40,8 @@ export type { Preflight } from "./render/preflight";
 
 export interface Plan {
   preflight: Preflight;
+  /** Seconds after which an unconfirmed run rolls back; 0: no guard. */
+  rollback: { afterSeconds: number };
   host: GatewayHostEntry;
   tables: RoutingTableEntry[];
   rules: PolicyRuleEntry[];
@@ -153,6 +155,7 @@ export function planSite(site: Site): Plan {
   ];
   return {
     preflight: { interfaces, natBackend: backend, healthCheck: health !== undefined },
+    rollback: { afterSeconds: site.rollback.afterSeconds },
     host: {
       protocol,
       interfaces,

@@ -23,6 +23,7 @@ import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { formatPath } from "../lib/schema";
 import type { ProviderConfig } from "./config";
 import { connectionSchema, describeTarget, toConnection } from "./connection";
+import { Guard } from "./guard";
 import { PreflightGate } from "./preflight";
 import { type DiffResult, detailedDiffOf, topLevel } from "./propertyDiff";
 import { reveal, unwrapSecret } from "./secrets";
@@ -127,11 +128,50 @@ export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props):
 
 export class Lifecycle {
   private readonly gate: PreflightGate;
+  readonly guard: Guard;
   /** The explicit provider's; undefined for the default provider (legacy resources bring their own). */
   private config: ProviderConfig | undefined;
 
   constructor(private readonly pool: SshPool) {
     this.gate = new PreflightGate(pool);
+    this.guard = new Guard();
+  }
+
+  private afterSeconds(): number {
+    return this.config?.rollback.afterSeconds ?? 0;
+  }
+
+  /**
+   * Before a change: the preflight (for an apply) and the rollback guard. The
+   * first apply of a run arms the guard in the preflight's own round trip.
+   */
+  private async prepare(conn: Connection, props: Props, preflight: boolean): Promise<void> {
+    const s = this.afterSeconds();
+    const armAlone = async () => {
+      await this.pool.runChecked(conn, ["export LC_ALL=C", ...this.guard.armLines(s), ""].join("\n"), "arm the rollback guard");
+    };
+    if (!preflight) return this.guard.ensure(conn, s, armAlone);
+    const spec = this.preflightFor(props);
+    if (s > 0 && !this.gate.passed(conn, spec) && !this.guard.isArmed(conn)) {
+      await this.guard.ensure(conn, s, () => this.gate.ensure(conn, spec, this.guard.armLines(s)));
+    }
+    await this.gate.ensure(conn, spec);
+    await this.guard.ensure(conn, s, armAlone);
+  }
+
+  /** The run's Confirmation resource: confirms over a new connection what this process changed (nothing: no SSH). */
+  async confirm(): Promise<void> {
+    if (this.config) await this.guard.confirm(this.config.connection);
+  }
+
+  /** Runs a change script under the guard; a change after this process confirmed confirms itself. */
+  private async change(conn: Connection, script: string, step: string, confirmAfter: boolean): Promise<void> {
+    try {
+      await this.pool.runChecked(conn, this.guard.hold(conn, script), step);
+    } finally {
+      this.guard.changed(conn);
+    }
+    if (confirmAfter) await this.guard.confirm(conn);
   }
 
   configure(config: ProviderConfig | undefined): void {
@@ -181,7 +221,10 @@ export class Lifecycle {
     // The stored script: it undoes what was applied, even if the renderer changed since.
     const script =
       typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
-    await this.pool.runChecked(conn, script, `remove ${kind} ${name}`);
+    const late = this.guard.wasConfirmed(conn);
+    await this.prepare(conn, props, false);
+    // On destroy GatewayHost goes last: its removal ends the run.
+    await this.change(conn, script, `remove ${kind} ${name}`, late || kind === "GatewayHost");
   }
 
   async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {
@@ -203,22 +246,33 @@ export class Lifecycle {
     undo: (scripts: Scripts) => { script: string; step: string },
   ): Promise<Scripts> {
     const conn = this.connectionFor(props);
-    await this.gate.ensure(conn, this.preflightFor(props));
+    const late = this.guard.wasConfirmed(conn);
+    await this.prepare(conn, props, true);
     const scripts = renderScripts(kind, entryOf(kind, props));
     try {
-      await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
+      await this.change(conn, scripts.apply, `apply ${kind} ${name}`, false);
     } catch (err) {
       const { script, step } = undo(scripts);
-      throw await this.rolledBack(err, conn, script, step);
+      throw this.withDeadline(conn, await this.rolledBack(err, conn, script, step));
     }
+    if (late) await this.guard.confirm(conn);
     return scripts;
+  }
+
+  /** A failed run leaves its guard armed: say when the box undoes the rest of the run. */
+  private withDeadline(conn: Connection, err: Error): Error {
+    const at = this.guard.deadline(conn);
+    if (!at) return err;
+    return new Error(
+      `${err.message}\nThe rollback guard of this run is still armed: unless a later run confirms, the box returns to its state before this run at ${at}.`,
+    );
   }
 
   private async rolledBack(err: unknown, conn: Connection, script: string, step: string): Promise<Error> {
     const cause = err instanceof Error ? err : new Error(String(err));
     if (!(err instanceof ScriptError)) return cause;
     try {
-      await this.pool.runChecked(conn, script, step);
+      await this.change(conn, script, step, false);
       return new Error(`${cause.message}\nThe change was rolled back (${step}); ${describeTarget(conn)} is as before.`);
     } catch (second) {
       return new Error(`${cause.message}\nRolling back also failed (${step}): ${(second as Error).message}`);

@@ -33,8 +33,10 @@ interface Registration {
 interface Session {
   registrations: Registration[];
   byName(name: string): Registration;
-  /** The custom resources, by name (the gateways' providers are not among them). */
+  /** The custom resources, by name (the gateways' providers and Confirmations are not among them). */
   children(): Registration[];
+  /** Each gateway's Confirmation: the run's last resource. */
+  confirmations(): Registration[];
   /** The explicit `multiwan` providers. */
   providers(): Registration[];
   nameOfUrn(urn: string): string;
@@ -88,7 +90,8 @@ async function mockSession(stack = "home"): Promise<Session> {
       assert.equal(found.length, 1, `exactly one resource named ${name}`);
       return found[0];
     },
-    children: () => registrations.filter((r) => r.custom && !isProvider(r)),
+    children: () => registrations.filter((r) => r.custom && !isProvider(r) && !isConfirmation(r)),
+    confirmations: () => registrations.filter(isConfirmation),
     providers: () => registrations.filter(isProvider),
     nameOfUrn(urn) {
       const r = registrations.find((x) => x.urn === urn);
@@ -106,6 +109,7 @@ async function mockSession(stack = "home"): Promise<Session> {
 }
 
 const isProvider = (r: Registration) => r.type === "pulumi:providers:multiwan";
+const isConfirmation = (r: Registration) => r.type === "multiwan:index:Confirmation";
 
 function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise<T>((resolve) => o.apply((v) => resolve(v)));
@@ -150,6 +154,7 @@ function assertGraph(session: Session, gateway: string, site: Site) {
   assert.equal(config.user, site.host.user);
   assert.equal(config.hostKey, site.host.hostKey);
   assert.deepEqual(config.preflight, planSite(site).preflight);
+  assert.deepEqual(config.rollback, { afterSeconds: site.rollback.afterSeconds });
   const expected = expectedChildren(gateway, site);
   const children = session.children().filter((c) => c.parent === component.urn);
   // The monitor sees them in the order their dependencies resolve, not in program order.
@@ -167,6 +172,13 @@ function assertGraph(session: Session, gateway: string, site: Site) {
     assert.deepEqual(child.inputs, e.entry, `${e.name}: the plan entry`);
     assert.equal(child.provider.split("::").slice(0, -1).join("::"), provider.urn, `${e.name} uses the ${gateway} provider`);
   }
+  // The run's last resource: after every other one, on the same provider; its input is a digest.
+  const confirm = session.byName(`${gateway}-confirm`);
+  assert.equal(confirm.type, "multiwan:index:Confirmation");
+  assert.equal(confirm.parent, component.urn);
+  assert.deepEqual(confirm.dependencies.map((u) => session.nameOfUrn(u)).sort(), expected.map((e) => e.name).sort());
+  assert.match(confirm.inputs.digest, /^[0-9a-f]{64}$/);
+  assert.equal(confirm.provider.split("::").slice(0, -1).join("::"), provider.urn);
 }
 
 /** Replaces every wrapped secret by a marker. */
@@ -343,6 +355,11 @@ describe("MultiWanGateway under mocks", () => {
     assert.deepEqual([...a.keys()], [...b.keys()], "the same resources");
     const changed = [...a.keys()].filter((name) => a.get(name) !== b.get(name));
     assert.deepEqual(changed, ["home-multipath"]);
+    // ... and so the digest of the run's Confirmation, whose update confirms the guard.
+    const digestOf = (s: Session) => s.byName("home-confirm").inputs.digest;
+    assert.notEqual(digestOf(after.session), digestOf(before.session));
+    const same = await buildGateway("home");
+    assert.equal(digestOf(same.session), digestOf(before.session), "an unchanged site: the same digest, so no update");
     assert.deepEqual(
       after.session.byName("home-multipath").inputs.nexthops.map((n: any) => n.weight),
       [2, 3],
