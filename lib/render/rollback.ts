@@ -175,12 +175,12 @@ export function holdPrefix(): string {
   ].join("\n");
 }
 
-/** Disarms: exits 3 when the guard has already begun rolling back. */
+/** Disarms: exits 3 when the guard has already begun rolling back, 4 when it is gone (rolled back, or a reboot). */
 export function renderConfirm(): string {
   return [
     "export LC_ALL=C",
     `G=${GUARD_DIR}`,
-    '[ -d "$G" ] || exit 0',
+    '[ -e "$G/armed" ] || { echo "no guard is armed: the box already rolled back this run" >&2; exit 4; }',
     'mkdir "$G/firing" 2>/dev/null || { echo "the guard is already rolling the box back" >&2; exit 3; }',
     '[ ! -e "$G/guard.pid" ] || kill "$(cat "$G/guard.pid")" 2>/dev/null',
     `if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then systemctl stop ${GUARD_UNIT} 2>/dev/null; fi`,

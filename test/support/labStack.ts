@@ -14,6 +14,8 @@ export interface LabStackSession {
   pristine: GatewaySnapshot;
   /** Runs a pulumi command against the lab's stack. */
   pulumi(...args: string[]): Promise<RunResult>;
+  /** The same with more environment (the provider the engine starts inherits it). */
+  pulumiWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<RunResult>;
   /** `pulumi stack export`, parsed: every resource's inputs and outputs. */
   stackExport(): Promise<any>;
   /** Edits the stack's `multiwan:site` in place. */
@@ -34,6 +36,7 @@ export async function openLabStack(backend: "nftables" | "iptables"): Promise<La
     pristine,
     deployed: false,
     pulumi: (...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }),
+    pulumiWith: (extraEnv, ...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env: { ...env, ...extraEnv }, timeoutMs: 120_000 }),
     async stackExport() {
       // `stack export` takes no --config-file.
       const r = assertSuccess(await runPulumi(["stack", "export", "--stack", stack], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }));

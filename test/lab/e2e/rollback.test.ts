@@ -1,0 +1,182 @@
+// Issue 19 on a real kernel: a run that cannot be confirmed over a new SSH
+// connection undoes itself. The lab's management path is the loopback relay
+// into the gateway namespace's sshd (127.0.0.1:22 there), which no routing
+// change of a site can reach (the local table answers first), so the path is
+// cut at the network level: an nft rule in the gateway namespace that drops
+// every NEW connection to sshd. Established connections (the provider's
+// pooled one) keep working, exactly like a change that breaks only new
+// connections: a pinned route or rule that sends the replies to a new SYN
+// out the wrong modem. The provider is told to wait 3 s between the run's
+// last change and its confirmation (MULTIWAN_TEST_CONFIRM_DELAY_MS), so the
+// test can cut the path right after the apply.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { GatewaySnapshot } from "../../../lab/lab";
+import { GUARD_DIR, GUARD_PARENT, holdPrefix, renderArm, renderConfirm } from "../../../lib/render/rollback";
+import { ipv4Routes } from "../../support/gatewayState";
+import { assertSuccess, describeRun } from "../../support/cli";
+import { type LabStackSession, openLabStack } from "../../support/labStack";
+
+const AFTER_SECONDS = 10;
+const MULTIPATH_COPY = "/etc/multiwan/apply.d/40-multipath.sh";
+const CUT =
+  "nft add table inet mwcut && nft add chain inet mwcut input '{ type filter hook input priority -10; }' && nft add rule inet mwcut input tcp dport 22 ct state new drop";
+const UNCUT = "nft delete table inet mwcut";
+
+const nftTables = (s: GatewaySnapshot) =>
+  s.nft
+    .split(/\n(?=table )/)
+    .map((t) => t.trim())
+    .sort();
+/** The kernel state and the disk multiwan owns. */
+const owned = (s: GatewaySnapshot) => ({ rules: s.rules, routes: ipv4Routes(s), nft: nftTables(s), sysctls: s.sysctls, disk: s.disk });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("commit-confirmed runs: a change that cuts the management path undoes itself", { concurrency: false }, () => {
+  let s: LabStackSession;
+  const gw = async (cmd: string) => (await s.lab.exec("gw", cmd, { check: true })).stdout;
+  /** What the guard left: its folder, or a sleeper in the gateway's network namespace ("guar[d]" never matches this shell). */
+  const guardLeft = async () =>
+    (
+      await s.lab.exec(
+        "gw",
+        `ls -d ${GUARD_PARENT} 2>/dev/null; me=$(readlink /proc/self/ns/net); for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net 2>/dev/null)" = "$me" ] && tr '\\0' ' ' <$p/cmdline 2>/dev/null | grep 'rollback/guar[d].sh'; done; true`,
+      )
+    ).stdout.trim();
+  const setWeight = (w: number) =>
+    s.editSite((site) => {
+      site.uplinks[1].weight = w;
+    });
+  /** Polls until the multipath boot copy gives isp2 this weight: the run's last change is done. */
+  async function waitForWeight(w: number): Promise<number> {
+    for (let i = 0; i < 600; i++) {
+      if ((await s.lab.exec("gw", `grep -q 'dev eth2 weight ${w}' ${MULTIPATH_COPY}`)).code === 0) return Date.now();
+      await sleep(50);
+    }
+    throw new Error(`the multipath copy never got weight ${w}`);
+  }
+
+  before(async () => {
+    s = await openLabStack("nftables");
+    s.editSite((site) => {
+      site.rollback = { afterSeconds: AFTER_SECONDS };
+    });
+  });
+  after(async () => {
+    await s?.lab.exec("gw", `${UNCUT} 2>/dev/null`).catch(() => undefined);
+    await s?.close();
+  });
+
+  test("a normal up confirms and leaves no guard, sleeper or snapshot behind", async () => {
+    assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
+    s.deployed = true;
+    assert.equal(await guardLeft(), "");
+    const exported = await s.stackExport();
+    assert.ok(
+      exported.deployment.resources.some((r: any) => r.type === "multiwan:index:Confirmation"),
+      "the run's Confirmation resource",
+    );
+    // A no-op up changes nothing, so nothing arms and nothing confirms.
+    assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
+  });
+
+  test("a change followed by a cut path rolls back within afterSeconds + 5 s, to exactly the state before the run", async () => {
+    const before = owned(await s.lab.snapshot());
+    setWeight(3);
+    const up = s.pulumiWith({ MULTIWAN_TEST_CONFIRM_DELAY_MS: "3000" }, "up", "--yes", "--skip-preview");
+    const changedAt = await waitForWeight(3);
+    await gw(CUT);
+    const failed = await up;
+    assert.notEqual(failed.code, 0, describeRun(failed));
+    assert.match(failed.output, /could not confirm it/);
+    assert.match(failed.output, /The box rolls itself back at \d\d:\d\d:\d\d UTC/);
+    assert.match(failed.output, /pulumi refresh/);
+    console.log(
+      `what the user sees:\n${failed.output
+        .split("\n")
+        .filter((l) => /multiwan:|rolls itself back|What to do next/.test(l))
+        .join("\n")}`,
+    );
+    let rolledBackAt = 0;
+    while (Date.now() - changedAt < (AFTER_SECONDS + 5) * 1000) {
+      if ((await guardLeft()) === "") {
+        rolledBackAt = Date.now();
+        break;
+      }
+      await sleep(200);
+    }
+    assert.ok(rolledBackAt > 0, `rolled back within ${AFTER_SECONDS + 5} s of the change`);
+    await gw(UNCUT);
+    assert.deepEqual(owned(await s.lab.snapshot()), before, "exactly as before the run");
+    // The state still claims weight 3; refresh learns the box, and up converges.
+    assertSuccess(await s.pulumi("refresh", "--yes", "--skip-preview"));
+    assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
+    assert.match(await gw(`cat ${MULTIPATH_COPY}`), /dev eth2 weight 3/);
+    assert.equal(await guardLeft(), "");
+    assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
+  });
+
+  test("a change that runs longer than afterSeconds does not roll back", async () => {
+    const before = owned(await s.lab.snapshot());
+    const arm = await s.lab.exec("gw", ["sh", "-c", renderArm(AFTER_SECONDS).join("\n")]);
+    assert.equal(arm.code, 0, arm.stderr);
+    // One change script that works for afterSeconds + 4 s (a 1,000-route change on a slow link).
+    const long = await s.lab.exec("gw", ["sh", "-c", `${holdPrefix()}sleep ${AFTER_SECONDS + 4}`], { timeoutMs: 60_000 });
+    assert.equal(long.code, 0, long.stderr);
+    await sleep(2000);
+    assert.equal((await s.lab.exec("gw", `test -e ${GUARD_DIR}/armed && test ! -e ${GUARD_DIR}/firing`)).code, 0, "still armed");
+    const confirm = await s.lab.ssh(`sh -c '${renderConfirm().replace(/'/g, "'\\''")}'`);
+    assert.equal(confirm.code, 0, confirm.stderr);
+    assert.equal(await guardLeft(), "");
+    assert.deepEqual(owned(await s.lab.snapshot()), before);
+  });
+
+  test("a reboot while armed: the boot runner applies the copies from before the run", async () => {
+    const before = owned(await s.lab.snapshot());
+    setWeight(1);
+    const up = s.pulumiWith({ MULTIWAN_TEST_CONFIRM_DELAY_MS: "8000" }, "up", "--yes", "--skip-preview");
+    await waitForWeight(1);
+    await s.lab.reboot();
+    const boot = await s.lab.ssh("/bin/sh /etc/multiwan/boot.sh");
+    assert.equal(boot.code, 0, boot.stderr);
+    assert.match(boot.stderr, /never confirmed: using the copies from before it/);
+    assert.match(await gw(`cat ${MULTIPATH_COPY}`), /dev eth2 weight 3/, "the pre-run copy");
+    assert.deepEqual(owned(await s.lab.snapshot()), before, "the kernel state and disk from before the run");
+    const failed = await up;
+    assert.notEqual(failed.code, 0, "the run was never confirmed");
+    assert.match(failed.output, /already rolled back/);
+    assertSuccess(await s.pulumi("refresh", "--yes", "--skip-preview"));
+    assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
+    assert.match(await gw(`cat ${MULTIPATH_COPY}`), /dev eth2 weight 1/);
+    assert.equal(await guardLeft(), "");
+  });
+
+  test("afterSeconds 0 arms nothing and has no Confirmation", async () => {
+    s.editSite((site) => {
+      site.rollback = { afterSeconds: 0 };
+    });
+    setWeight(2);
+    const up = s.pulumi("up", "--yes", "--skip-preview");
+    let seen = false;
+    for (let i = 0; i < 400 && !seen; i++) {
+      if ((await guardLeft()) !== "") seen = true;
+      if ((await s.lab.exec("gw", `grep -q 'dev eth2 weight 2' ${MULTIPATH_COPY}`)).code === 0) break;
+      await sleep(25);
+    }
+    assertSuccess(await up);
+    assert.equal(seen, false, "no guard was ever seen");
+    const exported = await s.stackExport();
+    assert.ok(!exported.deployment.resources.some((r: any) => r.type === "multiwan:index:Confirmation"));
+    s.editSite((site) => {
+      site.rollback = { afterSeconds: AFTER_SECONDS };
+    });
+  });
+
+  test("destroy confirms and leaves the gateway exactly as before the first up", async () => {
+    assertSuccess(await s.pulumi("destroy", "--yes", "--skip-preview"));
+    s.deployed = false;
+    assert.equal(await guardLeft(), "");
+    const snap = await s.lab.snapshot();
+    assert.deepEqual(owned(snap), owned(s.pristine));
+  });
+});
