@@ -76,7 +76,7 @@ export function renderRollback(): string {
     `  for f in "$S"/remove.d/*.sh "$S"/apply.d/*.sh "$G"/etc/remove.d/*.sh "$G"/etc/apply.d/*.sh; do`,
     '    [ -e "$f" ] && echo "${f##*/}"',
     "  done | sort -u | while read -r n; do",
-    `    cmp -s "$S/remove.d/$n" "$G/etc/remove.d/$n" && cmp -s "$S/apply.d/$n" "$G/etc/apply.d/$n" || echo "$n"`,
+    `    if ! { cmp -s "$S/remove.d/$n" "$G/etc/remove.d/$n" && cmp -s "$S/apply.d/$n" "$G/etc/apply.d/$n"; }; then echo "$n"; fi`,
     "  done",
     "}",
     'if [ "${1:-}" != --files-only ]; then',
@@ -84,7 +84,7 @@ export function renderRollback(): string {
     '  changed >"$G/changed"',
     `  sort -r "$G/changed" | while read -r n; do`,
     // GatewayHost's own record would undo every resource: its sysctls and files come back in steps 2 and 3.
-    `    [ "$n" != ${HOST_RECORD} ] && [ -e "$S/remove.d/$n" ] || continue`,
+    `    if [ "$n" = ${HOST_RECORD} ] || [ ! -e "$S/remove.d/$n" ]; then continue; fi`,
     '    log "undo $n"',
     '    sh "$S/remove.d/$n" </dev/null || log "undo $n failed; continuing"',
     "  done",
