@@ -15,12 +15,16 @@ import { validateSite } from "../../lib/validate";
 import { editedSite, stackPlan, validSite } from "../support/fixtures";
 import { requireTool } from "../support/tools";
 
+const withRollback = (rollback: unknown) =>
+  editedSite("home", (s) => {
+    s.rollback = rollback;
+  });
+
 describe("site: rollback", () => {
   test("on by default with 60 s; 0 turns it off; 10..600 otherwise", () => {
     assert.deepEqual(validSite(editedSite("home", (s) => void delete s.rollback)).rollback, { afterSeconds: 60 });
     assert.deepEqual(planSite(validSite(editedSite("home", () => {}))).rollback, { afterSeconds: 60 });
-    for (const ok of [0, 10, 600])
-      assert.equal(validSite(editedSite("home", (s) => void (s.rollback = { afterSeconds: ok }))).rollback.afterSeconds, ok);
+    for (const ok of [0, 10, 600]) assert.equal(validSite(withRollback({ afterSeconds: ok })).rollback.afterSeconds, ok);
     for (const [bad, at] of [
       [{ afterSeconds: 9 }, "rollback.afterSeconds"],
       [{ afterSeconds: 601 }, "rollback.afterSeconds"],
@@ -29,7 +33,7 @@ describe("site: rollback", () => {
       [{ afterSeconds: "60" }, "rollback.afterSeconds"],
       [{ afterSecs: 60 }, "rollback.afterSecs"],
     ] as const) {
-      const result = validateSite(editedSite("home", (s) => void (s.rollback = bad)));
+      const result = validateSite(withRollback(bad));
       assert.ok(!result.ok, JSON.stringify(bad));
       const problems = (result as { problems: string[] }).problems;
       assert.ok(

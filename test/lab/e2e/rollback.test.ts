@@ -116,6 +116,38 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
   });
 
+  test("the same with the relay frozen right after the apply: new connections hang, the box rolls back; fixing the site, refresh, up converge", async () => {
+    const before = owned(await s.lab.snapshot());
+    setWeight(4);
+    const up = s.pulumiWith({ MULTIWAN_TEST_CONFIRM_DELAY_MS: "3000" }, "up", "--yes", "--skip-preview");
+    const changedAt = await waitForWeight(4);
+    // SIGSTOP on the listener: established connections (served by its children) go on, new ones are never answered.
+    process.kill(s.lab.relayPid, "SIGSTOP");
+    let failed: Awaited<typeof up>;
+    let rolledBackAt = 0;
+    try {
+      failed = await up;
+      while (Date.now() - changedAt < (AFTER_SECONDS + 5) * 1000) {
+        if ((await guardLeft()) === "") {
+          rolledBackAt = Date.now();
+          break;
+        }
+        await sleep(200);
+      }
+    } finally {
+      process.kill(s.lab.relayPid, "SIGCONT");
+    }
+    assert.notEqual(failed.code, 0, describeRun(failed));
+    assert.match(failed.output, /The box rolls itself back at \d\d:\d\d:\d\d UTC/);
+    assert.ok(rolledBackAt > 0, `rolled back within ${AFTER_SECONDS + 5} s of the change`);
+    assert.deepEqual(owned(await s.lab.snapshot()), before, "exactly as before the run");
+    setWeight(3);
+    assertSuccess(await s.pulumi("refresh", "--yes", "--skip-preview"));
+    assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
+    assert.deepEqual(owned(await s.lab.snapshot()), before);
+    assert.equal(await guardLeft(), "");
+  });
+
   test("a change that runs longer than afterSeconds does not roll back", async () => {
     const before = owned(await s.lab.snapshot());
     const arm = await s.lab.exec("gw", ["sh", "-c", renderArm(AFTER_SECONDS).join("\n")]);
