@@ -18,11 +18,16 @@ interface HostGuard {
   afterSeconds: number;
   /** When the last change script ended (the box counts from then). */
   lastChange: number;
+  /** Changes running now: a confirmation waits for them, so it covers every change before it. */
+  inflight: number;
+  idle: (() => void)[];
 }
 
 export class Guard {
   private readonly hosts = new Map<string, HostGuard>();
   private readonly confirmed = new Set<string>();
+  /** A confirmation under way: a change that starts meanwhile waits for it, then arms anew. */
+  private readonly confirming = new Map<string, Promise<void>>();
 
   constructor(private readonly freshPool: (connectTimeoutMs: number) => SshPool = (ms) => new SshPool({ connectTimeoutMs: ms })) {}
 
@@ -41,33 +46,46 @@ export class Guard {
   }
 
   /**
-   * Arms the guard unless it is armed: `arm` runs the script (for an apply,
-   * together with the preflight); concurrent changes wait for the same promise.
+   * Before a change: arms the guard unless it is armed (`arm` runs the
+   * script; for an apply, together with the preflight; concurrent changes
+   * wait for the same promise) and counts the change as running until end().
    */
   async ensure(conn: Connection, afterSeconds: number, arm: () => Promise<void>): Promise<void> {
     if (afterSeconds <= 0) return;
     const key = describeTarget(conn);
-    let host = this.hosts.get(key);
-    if (!host) {
-      host = { armed: arm(), afterSeconds, lastChange: Date.now() };
-      this.hosts.set(key, host);
+    for (;;) {
+      await this.confirming.get(key)?.catch(() => undefined);
+      let host = this.hosts.get(key);
+      if (!host) {
+        host = { armed: arm(), afterSeconds, lastChange: Date.now(), inflight: 0, idle: [] };
+        this.hosts.set(key, host);
+      }
+      try {
+        await host.armed;
+      } catch (err) {
+        if (this.hosts.get(key) === host) this.hosts.delete(key);
+        throw err;
+      }
+      // Still the same guard (no confirmation began meanwhile): this change joins it.
+      if (this.hosts.get(key) === host && !this.confirming.has(key)) {
+        host.inflight++;
+        return;
+      }
     }
-    try {
-      await host.armed;
-    } catch (err) {
-      this.hosts.delete(key);
-      throw err;
-    }
+  }
+
+  /** The change that ensure() counted has ended (whichever way): the box's countdown restarts now. */
+  end(conn: Connection): void {
+    const host = this.hosts.get(describeTarget(conn));
+    if (!host || host.inflight === 0) return;
+    host.lastChange = Date.now();
+    host.inflight--;
+    if (host.inflight === 0) for (const wake of host.idle.splice(0)) wake();
   }
 
   /** A change script as sent while the guard is armed: it holds the guard while it runs. */
   hold(conn: Connection, script: string): string {
     return this.isArmed(conn) ? holdPrefix() + script : script;
-  }
-
-  changed(conn: Connection): void {
-    const host = this.hosts.get(describeTarget(conn));
-    if (host) host.lastChange = Date.now();
   }
 
   /** When the box rolls back unless confirmed. */
@@ -79,9 +97,24 @@ export class Guard {
   /** Confirms over a new connection and disarms; a no-op when this process armed nothing. */
   async confirm(conn: Connection): Promise<void> {
     const key = describeTarget(conn);
+    await this.confirming.get(key);
     const host = this.hosts.get(key);
     if (!host) return;
     await host.armed;
+    while (host.inflight > 0) await new Promise<void>((wake) => host.idle.push(wake));
+    const ongoing = this.confirming.get(key);
+    if (ongoing) return ongoing; // another change's confirmation covers this one too
+    if (this.hosts.get(key) !== host) return;
+    const run = this.confirmNow(key, conn, host);
+    this.confirming.set(key, run);
+    try {
+      await run;
+    } finally {
+      this.confirming.delete(key);
+    }
+  }
+
+  private async confirmNow(key: string, conn: Connection, host: HostGuard): Promise<void> {
     // Tests only: time to cut the path between the run's last change and its confirmation.
     const delay = Number(process.env.MULTIWAN_TEST_CONFIRM_DELAY_MS ?? 0);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));

@@ -142,8 +142,9 @@ export class Lifecycle {
   }
 
   /**
-   * Before a change: the preflight (for an apply) and the rollback guard. The
-   * first apply of a run arms the guard in the preflight's own round trip.
+   * Before a change: the preflight (for an apply) and the rollback guard,
+   * which counts the change as running until `guard.end`. The first apply of
+   * a run arms the guard in the preflight's own round trip.
    */
   private async prepare(conn: Connection, props: Props, preflight: boolean): Promise<void> {
     const s = this.afterSeconds();
@@ -152,26 +153,15 @@ export class Lifecycle {
     };
     if (!preflight) return this.guard.ensure(conn, s, armAlone);
     const spec = this.preflightFor(props);
-    if (s > 0 && !this.gate.passed(conn, spec) && !this.guard.isArmed(conn)) {
-      await this.guard.ensure(conn, s, () => this.gate.ensure(conn, spec, this.guard.armLines(s)));
-    }
-    await this.gate.ensure(conn, spec);
-    await this.guard.ensure(conn, s, armAlone);
+    if (s <= 0) return this.gate.ensure(conn, spec);
+    await this.guard.ensure(conn, s, () =>
+      this.gate.started(conn, spec) ? this.gate.ensure(conn, spec).then(armAlone) : this.gate.ensure(conn, spec, this.guard.armLines(s)),
+    );
   }
 
   /** The run's Confirmation resource: confirms over a new connection what this process changed (nothing: no SSH). */
   async confirm(): Promise<void> {
     if (this.config) await this.guard.confirm(this.config.connection);
-  }
-
-  /** Runs a change script under the guard; a change after this process confirmed confirms itself. */
-  private async change(conn: Connection, script: string, step: string, confirmAfter: boolean): Promise<void> {
-    try {
-      await this.pool.runChecked(conn, this.guard.hold(conn, script), step);
-    } finally {
-      this.guard.changed(conn);
-    }
-    if (confirmAfter) await this.guard.confirm(conn);
   }
 
   configure(config: ProviderConfig | undefined): void {
@@ -209,10 +199,19 @@ export class Lifecycle {
       return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
     }
     // A failed apply puts back the previous state rather than leave it half-changed.
-    const scripts = await this.apply(kind, name, news, () => ({
-      script: renderScripts(kind, entryOf(kind, olds)).apply,
-      step: `restore the previous ${kind} ${name}`,
-    }));
+    // Only the kernel state differs (drift that a refresh found): the inputs,
+    // and so the run's Confirmation, do not change, so the repair confirms itself.
+    const repair = Object.keys(detailedDiffOf(entryOf(kind, olds) as Props, entryOf(kind, news) as Props, [])).length === 0;
+    const scripts = await this.apply(
+      kind,
+      name,
+      news,
+      () => ({
+        script: renderScripts(kind, entryOf(kind, olds)).apply,
+        step: `restore the previous ${kind} ${name}`,
+      }),
+      repair,
+    );
     return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: scripts.remove } };
   }
 
@@ -223,8 +222,14 @@ export class Lifecycle {
       typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
     const late = this.guard.wasConfirmed(conn);
     await this.prepare(conn, props, false);
-    // On destroy GatewayHost goes last: its removal ends the run.
-    await this.change(conn, script, `remove ${kind} ${name}`, late || kind === "GatewayHost");
+    try {
+      await this.pool.runChecked(conn, this.guard.hold(conn, script), `remove ${kind} ${name}`);
+    } finally {
+      this.guard.end(conn);
+    }
+    // On destroy GatewayHost goes last: its removal ends the run. A removal
+    // after this process confirmed (the engine deletes last) confirms itself.
+    if (late || kind === "GatewayHost") await this.guard.confirm(conn);
   }
 
   async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {
@@ -244,18 +249,22 @@ export class Lifecycle {
     name: string,
     props: Props,
     undo: (scripts: Scripts) => { script: string; step: string },
+    confirmAfter = false,
   ): Promise<Scripts> {
     const conn = this.connectionFor(props);
     const late = this.guard.wasConfirmed(conn);
     await this.prepare(conn, props, true);
     const scripts = renderScripts(kind, entryOf(kind, props));
     try {
-      await this.change(conn, scripts.apply, `apply ${kind} ${name}`, false);
+      await this.pool.runChecked(conn, this.guard.hold(conn, scripts.apply), `apply ${kind} ${name}`);
     } catch (err) {
       const { script, step } = undo(scripts);
-      throw this.withDeadline(conn, await this.rolledBack(err, conn, script, step));
+      const reported = await this.rolledBack(err, conn, script, step);
+      this.guard.end(conn);
+      throw this.withDeadline(conn, reported);
     }
-    if (late) await this.guard.confirm(conn);
+    this.guard.end(conn);
+    if (late || confirmAfter) await this.guard.confirm(conn);
     return scripts;
   }
 
@@ -272,7 +281,7 @@ export class Lifecycle {
     const cause = err instanceof Error ? err : new Error(String(err));
     if (!(err instanceof ScriptError)) return cause;
     try {
-      await this.change(conn, script, step, false);
+      await this.pool.runChecked(conn, this.guard.hold(conn, script), step);
       return new Error(`${cause.message}\nThe change was rolled back (${step}); ${describeTarget(conn)} is as before.`);
     } catch (second) {
       return new Error(`${cause.message}\nRolling back also failed (${step}): ${(second as Error).message}`);

@@ -19,6 +19,11 @@ export class PreflightGate {
     return `${describeTarget(conn)} ${JSON.stringify(preflight)}`;
   }
 
+  /** True once this host's preflight has been started (it may still be running) in this process. */
+  started(conn: Connection, preflight: Preflight): boolean {
+    return this.checks.has(this.keyOf(conn, preflight));
+  }
+
   /** True once this host's preflight passed in this process. */
   passed(conn: Connection, preflight: Preflight): boolean {
     return this.passedKeys.has(this.keyOf(conn, preflight));

@@ -102,9 +102,8 @@ export class MultiwanProvider implements provider.Provider {
   }
 
   async read(id: string, urn: string, props?: any): Promise<provider.ReadResult> {
-    // A refresh may have shown drift that the next up repairs without any
-    // input changing: forget the digest, so that up confirms its repair.
-    if (isConfirmation(urn)) return { id, props: { ...props, digest: "refreshed" }, inputs: { ...props, digest: "refreshed" } };
+    // Nothing of it is on the box (a drift repair confirms itself: Lifecycle.update).
+    if (isConfirmation(urn)) return { id, props: props ?? {}, inputs: props ?? {} };
     const { kind, name } = parseUrn(urn);
     return this.lifecycle.read(kind, name, id, props ?? {});
   }

@@ -148,6 +148,45 @@ describe("a guarded run against a fake host", () => {
     );
   });
 
+  test("a drift repair (only the kernel state differs; the Confirmation will not change) confirms itself", async () => {
+    let outs: Record<string, any> = {};
+    await withProvider(
+      60,
+      () => ({ code: 0 }),
+      async (p) => {
+        outs = (await p.create(MULTIPATH_URN, structuredClone(multipath.entry))).outs;
+      },
+    );
+    await withProvider(
+      60,
+      () => ({ code: 0 }),
+      async (p, fake) => {
+        // What a refresh leaves when the route is gone from the box.
+        const refreshed = { ...outs, kernelState: [] };
+        const news = { ...structuredClone(multipath.entry), kernelState: outs.kernelState };
+        await p.update("x", MULTIPATH_URN, refreshed, news);
+        assert.equal(fake.scripts.length, 3, "preflight + arm, the apply, the confirmation");
+        assert.ok(isArm(fake.scripts[0]) && holds(fake.scripts[1]) && isConfirm(fake.scripts[2]));
+        assert.equal(fake.connections, 2);
+      },
+    );
+  });
+
+  test("the confirmation waits for changes still running, so it covers them", async () => {
+    await withProvider(
+      60,
+      (s) => (s.includes("MultipathDefaultRoute") && !isArm(s) ? { code: 0, delayMs: 300 } : { code: 0 }),
+      async (p, fake) => {
+        await p.create(HOST_URN, structuredClone(host.entry));
+        const slow = p.create(MULTIPATH_URN, structuredClone(multipath.entry));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await p.update("confirmation", CONFIRM_URN, { digest: "a" }, { digest: "b" });
+        await slow;
+        assert.ok(isConfirm(fake.scripts[fake.scripts.length - 1]), "confirmed after the slow apply finished");
+      },
+    );
+  });
+
   test("a confirmation that fails names when the box rolls back and what to do next", async () => {
     await withProvider(
       60,

@@ -78,7 +78,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       const up = assertSuccess(await pulumi("up", "--yes"));
       deployed = true;
       // The stack, the gateway, its multiwan provider and 12 resources.
-      assert.match(up.output, /16 created/);
+      assert.match(up.output, /17 created/);
       const snap = await lab.snapshot();
       assert.equal(
         snap.rules,
@@ -180,18 +180,19 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("e. a second up changes nothing", async () => {
       assertSuccess(await pulumi("preview", "--expect-no-changes"));
       const up = assertSuccess(await pulumi("up", "--yes"));
-      assert.match(up.output, /16 unchanged/);
+      assert.match(up.output, /17 unchanged/);
     });
 
     test("f. changing one weight updates exactly one resource in place, and the split follows", async () => {
       const before = await lab.snapshot();
       setWeights(1, 2);
       const preview = assertSuccess(await pulumi("preview", "--diff"));
-      assert.match(preview.output, /~ 1 to update/);
+      assert.match(preview.output, /~ 2 to update/);
       assert.match(preview.output, /multiwan:index:MultipathDefaultRoute/);
       assert.match(preview.output, /weight\s*: 1 => 2/);
       const up = assertSuccess(await pulumi("up", "--yes"));
-      assert.match(up.output, /1 updated/);
+      // The route, and the run's Confirmation, whose update confirms the change over a new connection.
+      assert.match(up.output, /2 updated/);
       const after = await lab.snapshot();
       assert.match(after.routes, /nexthop via 192.168.1.254 dev eth1 weight 1/);
       assert.match(after.routes, /nexthop via 192.168.2.254 dev eth2 weight 2/);
