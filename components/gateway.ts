@@ -62,15 +62,17 @@ export class GatewayResource extends pulumi.CustomResource {
   declare readonly removeScript: pulumi.Output<string>;
   /** The kernel state this resource owns, one canonical line each (live after a refresh). */
   declare readonly kernelState: pulumi.Output<string[]>;
+  /** A fresh token each time the provider changed the box for this resource. */
+  declare readonly applied: pulumi.Output<string | undefined>;
 
   constructor(kind: ResourceKind, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
-    super(`multiwan:index:${kind}`, name, { ...props, removeScript: undefined, kernelState: undefined }, opts);
+    super(`multiwan:index:${kind}`, name, { ...props, removeScript: undefined, kernelState: undefined, applied: undefined }, opts);
   }
 }
 
 /** The run's last resource (design §10): see CONFIRMATION in provider/provider.ts. */
 export class Confirmation extends pulumi.CustomResource {
-  constructor(name: string, digest: string, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, digest: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions) {
     super("multiwan:index:Confirmation", name, { digest }, opts);
   }
 }
@@ -102,18 +104,22 @@ export class MultiWanGateway extends pulumi.ComponentResource {
         dependsOn: p.dependsOn.map((key) => this.resources[key]),
       });
     }
-    // The run's last resource: it changes exactly when another one does, and its update confirms the rollback guard.
+    // The run's last resource: its input digests every resource's `applied`
+    // token, so it updates exactly when one of them changed the box in this
+    // run, and its update confirms the rollback guard.
     if (plan.rollback.afterSeconds > 0) {
-      const digest = createHash("sha256")
-        .update(JSON.stringify(planned.map((p) => [p.kind, p.key, p.entry])))
-        .digest("hex");
+      const resources = planned.map((p) => this.resources[p.key]);
+      const digest = pulumi.all(resources.map((r) => r.applied)).apply((tokens) =>
+        createHash("sha256")
+          .update(JSON.stringify(tokens.map((t) => t ?? null)))
+          .digest("hex"),
+      );
       this.confirmation = new Confirmation(`${name}-confirm`, digest, {
         parent: this,
         provider: this.provider,
-        dependsOn: Object.values(this.resources),
+        dependsOn: resources,
       });
     }
-
     const shares = trafficShares(plan.multipath);
     this.uplinks = site.uplinks.map((u, i) => ({
       name: u.name,

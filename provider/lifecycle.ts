@@ -7,6 +7,7 @@
 // provider carry their own `connection` and `preflight` (LEGACY_KEYS): they
 // are used until the next `up` moves the resource to its gateway's provider,
 // an update that changes nothing on the box.
+import { randomBytes } from "node:crypto";
 import type * as provider from "@pulumi/pulumi/provider";
 import type { z } from "zod";
 import {
@@ -37,7 +38,15 @@ export const KERNEL_STATE = "kernelState";
 export const REMOVE_SCRIPT = "removeScript";
 /** What the health monitor says (read only): beside kernelState, so an outage is never drift. */
 export const HEALTH = "health";
-const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT, HEALTH];
+/**
+ * A fresh token each time the box was changed for the resource (create, or
+ * an update that ran its apply): the run's Confirmation digests these, so it
+ * updates, and confirms, exactly when some resource changed the box in this
+ * run (a drift repair too, and a change back to the last confirmed inputs).
+ */
+export const APPLIED = "applied";
+const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT, HEALTH, APPLIED];
+const token = () => randomBytes(8).toString("hex");
 
 type Props = Record<string, unknown>;
 
@@ -187,7 +196,7 @@ export class Lifecycle {
     const entry = entryOf(kind, inputs);
     return {
       id: kindOf(kind).id(entry),
-      outs: { ...inputs, [KERNEL_STATE]: expectedState(kind, entry), [REMOVE_SCRIPT]: scripts.remove },
+      outs: { ...inputs, [KERNEL_STATE]: expectedState(kind, entry), [REMOVE_SCRIPT]: scripts.remove, [APPLIED]: token() },
     };
   }
 
@@ -196,23 +205,14 @@ export class Lifecycle {
     const boxChanges = detailedDiffOf(boxState(kind, olds), boxState(kind, { ...news, [KERNEL_STATE]: kernelState }), []);
     if (Object.keys(boxChanges).length === 0) {
       // Only how we reach the box changed (or moved to the provider): the state learns it, the box is untouched.
-      return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
+      return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT], [APPLIED]: olds[APPLIED] } };
     }
     // A failed apply puts back the previous state rather than leave it half-changed.
-    // Only the kernel state differs (drift that a refresh found): the inputs,
-    // and so the run's Confirmation, do not change, so the repair confirms itself.
-    const repair = Object.keys(detailedDiffOf(entryOf(kind, olds) as Props, entryOf(kind, news) as Props, [])).length === 0;
-    const scripts = await this.apply(
-      kind,
-      name,
-      news,
-      () => ({
-        script: renderScripts(kind, entryOf(kind, olds)).apply,
-        step: `restore the previous ${kind} ${name}`,
-      }),
-      repair,
-    );
-    return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: scripts.remove } };
+    const scripts = await this.apply(kind, name, news, () => ({
+      script: renderScripts(kind, entryOf(kind, olds)).apply,
+      step: `restore the previous ${kind} ${name}`,
+    }));
+    return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: scripts.remove, [APPLIED]: token() } };
   }
 
   async delete(kind: ResourceKind, name: string, props: Props): Promise<void> {
@@ -249,7 +249,6 @@ export class Lifecycle {
     name: string,
     props: Props,
     undo: (scripts: Scripts) => { script: string; step: string },
-    confirmAfter = false,
   ): Promise<Scripts> {
     const conn = this.connectionFor(props);
     const late = this.guard.wasConfirmed(conn);
@@ -264,7 +263,7 @@ export class Lifecycle {
       throw this.withDeadline(conn, reported);
     }
     this.guard.end(conn);
-    if (late || confirmAfter) await this.guard.confirm(conn);
+    if (late) await this.guard.confirm(conn);
     return scripts;
   }
 

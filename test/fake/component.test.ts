@@ -355,11 +355,6 @@ describe("MultiWanGateway under mocks", () => {
     assert.deepEqual([...a.keys()], [...b.keys()], "the same resources");
     const changed = [...a.keys()].filter((name) => a.get(name) !== b.get(name));
     assert.deepEqual(changed, ["home-multipath"]);
-    // ... and so the digest of the run's Confirmation, whose update confirms the guard.
-    const digestOf = (s: Session) => s.byName("home-confirm").inputs.digest;
-    assert.notEqual(digestOf(after.session), digestOf(before.session));
-    const same = await buildGateway("home");
-    assert.equal(digestOf(same.session), digestOf(before.session), "an unchanged site: the same digest, so no update");
     assert.deepEqual(
       after.session.byName("home-multipath").inputs.nexthops.map((n: any) => n.weight),
       [2, 3],

@@ -148,26 +148,26 @@ describe("a guarded run against a fake host", () => {
     );
   });
 
-  test("a drift repair (only the kernel state differs; the Confirmation will not change) confirms itself", async () => {
-    let outs: Record<string, any> = {};
+  test("every change of the box gets a fresh applied token (the Confirmation digests them); a change of how to reach it keeps it", async () => {
     await withProvider(
       60,
       () => ({ code: 0 }),
       async (p) => {
-        outs = (await p.create(MULTIPATH_URN, structuredClone(multipath.entry))).outs;
-      },
-    );
-    await withProvider(
-      60,
-      () => ({ code: 0 }),
-      async (p, fake) => {
-        // What a refresh leaves when the route is gone from the box.
-        const refreshed = { ...outs, kernelState: [] };
-        const news = { ...structuredClone(multipath.entry), kernelState: outs.kernelState };
-        await p.update("x", MULTIPATH_URN, refreshed, news);
-        assert.equal(fake.scripts.length, 3, "preflight + arm, the apply, the confirmation");
-        assert.ok(isArm(fake.scripts[0]) && holds(fake.scripts[1]) && isConfirm(fake.scripts[2]));
-        assert.equal(fake.connections, 2);
+        const created = await p.create(MULTIPATH_URN, structuredClone(multipath.entry));
+        assert.match(created.outs.applied, /^[0-9a-f]{16}$/);
+        // A drift repair: the same inputs, the kernel state a refresh found.
+        const repaired = await p.update(
+          "x",
+          MULTIPATH_URN,
+          { ...created.outs, kernelState: [] },
+          { ...structuredClone(multipath.entry), kernelState: created.outs.kernelState },
+        );
+        assert.notEqual(repaired.outs.applied, created.outs.applied);
+        const untouched = await p.update("x", MULTIPATH_URN, repaired.outs, {
+          ...structuredClone(multipath.entry),
+          kernelState: repaired.outs.kernelState,
+        });
+        assert.equal(untouched.outs.applied, repaired.outs.applied);
       },
     );
   });
