@@ -29,9 +29,10 @@ export function parseUrn(urn: string): { kind: ResourceKind; name: string } {
 
 /**
  * The run's last resource (design §10): it depends on every other resource of
- * its gateway and its input is a digest of all their inputs, so it updates
- * exactly when something else changed; its create or update confirms the
- * rollback guard over a new SSH connection. Nothing of it lives on the box.
+ * its gateway and its input digests their `applied` tokens (renewed by every
+ * change of the box), so it updates exactly when something else changed the
+ * box; its create or update confirms the rollback guard over a new SSH
+ * connection. Nothing of it lives on the box.
  */
 export const CONFIRMATION = "Confirmation";
 const isConfirmation = (urn: string) => ((urn.split("::")[2] ?? "").split("$").pop() ?? "") === `multiwan:index:${CONFIRMATION}`;
