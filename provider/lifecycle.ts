@@ -239,7 +239,7 @@ export class Lifecycle {
     const kernelState = parseState(kind, entry, result.stdout);
     const health = parseHealth(kind, entry, result.stdout);
     const inputs: Props = {};
-    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT && k !== HEALTH) inputs[k] = v;
+    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT && k !== HEALTH && k !== APPLIED) inputs[k] = v;
     return { id, props: { ...props, kernelState, ...(health?.length ? { [HEALTH]: health } : {}) }, inputs: { ...inputs, kernelState } };
   }
 
