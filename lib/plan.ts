@@ -159,7 +159,7 @@ export function planSite(site: Site): Plan {
     host: {
       protocol,
       interfaces,
-      tableNames: [...uplinks.map((u) => ({ id: u.tableId, name: u.name })), { id: site.routing.table, name: MULTIPATH_TABLE_NAME }],
+      tableNames: [...uplinks.map((u) => `${u.tableId} ${u.name}`), `${site.routing.table} ${MULTIPATH_TABLE_NAME}`],
       sysctls: Object.fromEntries([
         ["net.ipv4.ip_forward", "1"],
         ["net.ipv4.fib_multipath_hash_policy", String(site.routing.hashPolicy)],
