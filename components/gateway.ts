@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { type Preflight, planSite, trafficShares } from "../lib/plan";
 import type { ResourceKind } from "../lib/render";
+import { preflightConfig } from "../lib/render/preflight";
 import { planResources } from "../lib/resources";
 import type { Site } from "../lib/schema";
 import { uplinkPriority, uplinkTable } from "../lib/schema";
@@ -38,7 +39,7 @@ export class GatewayProvider extends pulumi.ProviderResource {
     preflight: Preflight,
     privateKey: pulumi.Input<string> | undefined,
     opts?: pulumi.ResourceOptions,
-    rollback: { afterSeconds: number } = { afterSeconds: site.rollback?.afterSeconds ?? 60 },
+    rollbackAfterSeconds: number = site.rollback?.afterSeconds ?? 60,
   ) {
     const props: pulumi.Inputs = {
       address: site.host.address,
@@ -49,8 +50,9 @@ export class GatewayProvider extends pulumi.ProviderResource {
       // Only when set: the provider's default (120 s) keeps the preview short.
       ...(site.host.commandTimeoutSeconds === undefined ? {} : { commandTimeoutSeconds: site.host.commandTimeoutSeconds }),
       privateKey: privateKey === undefined ? undefined : pulumi.secret(privateKey),
-      preflight,
-      rollback,
+      preflight: preflightConfig(preflight),
+      // Flat, so a preview shows it in one line (site: rollback.afterSeconds).
+      rollbackAfterSeconds,
     };
     super("multiwan", name, props, opts);
   }
@@ -95,7 +97,7 @@ export class MultiWanGateway extends pulumi.ComponentResource {
       pulumi.log.warn(`${name}: host.insecureIgnoreHostKey is set: the SSH host key of ${site.host.address} is not verified`, this);
     }
     const plan = planSite(site);
-    this.provider = new GatewayProvider(name, site, plan.preflight, args.privateKey, { parent: this }, plan.rollback);
+    this.provider = new GatewayProvider(name, site, plan.preflight, args.privateKey, { parent: this }, plan.rollback.afterSeconds);
     const planned = planResources(plan);
     for (const p of planned) {
       this.resources[p.key] = new GatewayResource(p.kind, `${name}-${p.key}`, p.entry, {

@@ -31,8 +31,9 @@ export interface ConfigFailure {
 /** What the engine adds to every provider's inputs. */
 const ENGINE_KEYS = ["version"];
 
-const rollbackSchema = z.strictObject({ afterSeconds: z.number().int().min(0).max(600) });
-const configSchema = connectionSchema.safeExtend({ preflight: preflightSchema, rollback: rollbackSchema.optional() });
+/** The site's rollback.afterSeconds (0: no guard). */
+const rollbackSchema = z.number().int().min(0).max(600);
+const configSchema = connectionSchema.safeExtend({ preflight: preflightSchema, rollbackAfterSeconds: rollbackSchema.optional() });
 
 /** True when the inputs are an explicit multiwan provider's (not the stack-config default provider's). */
 export const isExplicit = (inputs: Props) => inputs.address !== undefined;
@@ -63,11 +64,11 @@ export function diffConfig(olds: Props, news: Props): DiffResult {
 /** The explicit provider's configuration, or undefined for the default provider. */
 export function parseConfig(inputs: Props): ProviderConfig | undefined {
   if (!isExplicit(inputs)) return undefined;
-  const { preflight, rollback, ...connection } = withoutEngineKeys(inputs);
+  const { preflight, rollbackAfterSeconds, ...connection } = withoutEngineKeys(inputs);
   return {
     connection: toConnection(connection),
     preflight: preflightSchema.parse(reveal(preflight)),
     // A provider written before the guard existed has no Confirmation resource to confirm it: no guard.
-    rollback: rollback === undefined ? { afterSeconds: 0 } : rollbackSchema.parse(reveal(rollback)),
+    rollback: { afterSeconds: rollbackAfterSeconds === undefined ? 0 : rollbackSchema.parse(reveal(rollbackAfterSeconds)) },
   };
 }

@@ -58,9 +58,8 @@ test("offline preview of the home stack lists every planned resource", async () 
     assert.match(preview.output, /weight\s*: 2/);
     // Readable in a pull request: each resource once, the connection once (in the gateway's provider).
     const lines = preview.stdout.trimEnd().split("\n").length;
-    // 288 lines on this branch, 6 of them the guard's (the provider's rollback, the Confirmation); the
-    // health monitor's inputs had already taken the home stack past the old bound of 250.
-    assert.ok(lines <= 300, `the first preview is ${lines} lines (at most 300)`);
+    // 234 lines with the run's Confirmation (issue 16's bound is 250).
+    assert.ok(lines <= 250, `the first preview is ${lines} lines (at most 250)`);
     assert.equal(preview.stdout.match(/address\s*: "192\.168\.3\.100"/g)?.length, 1);
     assert.doesNotMatch(preview.stdout, /connection\s*:|removeScript/);
     assert.equal(fs.readFileSync(tracked, "utf8"), before, "the repository's stack file is untouched");

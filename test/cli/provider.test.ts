@@ -39,11 +39,10 @@ describe("the provider's gRPC server under the engine: the home site against a r
     await fake?.close();
   });
 
-  it("the first preview lists every resource in at most 300 lines and contacts nobody", async () => {
+  it("the first preview lists every resource in at most 250 lines and contacts nobody", async () => {
     const r = await project.pulumi(["preview", "--stack", "home", "--diff"]);
     const lines = previewLines(r);
-    // 289 with the run's Confirmation and the provider's rollback setting.
-    assert.ok(lines.length <= 300, `${lines.length} lines:\n${r.stdout}`);
+    assert.ok(lines.length <= 250, `${lines.length} lines:\n${r.stdout}`);
     assert.match(r.stdout, /\+ 17 to create/);
     assert.doesNotMatch(r.stdout, /connection\s*:/);
     // The connection is said once, by the gateway's provider.

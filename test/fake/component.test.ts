@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import program, { MultiWanGateway } from "../../index";
 import { planResources } from "../../lib/resources";
+import { preflightConfig, preflightSchema } from "../../lib/render/preflight";
 import { planSite } from "../../lib/plan";
 import type { Site } from "../../lib/schema";
 import { parseSiteOrThrow } from "../../lib/validate";
@@ -153,8 +154,10 @@ function assertGraph(session: Session, gateway: string, site: Site) {
   assert.equal(config.port, site.host.port);
   assert.equal(config.user, site.host.user);
   assert.equal(config.hostKey, site.host.hostKey);
-  assert.deepEqual(config.preflight, planSite(site).preflight);
-  assert.deepEqual(config.rollback, { afterSeconds: site.rollback.afterSeconds });
+  // Each interface one line ("eth0 192.168.3.100/24"), which the provider reads back as the plan's preflight.
+  assert.deepEqual(config.preflight, preflightConfig(planSite(site).preflight));
+  assert.deepEqual(preflightSchema.parse(config.preflight), planSite(site).preflight);
+  assert.equal(config.rollbackAfterSeconds, site.rollback.afterSeconds);
   const expected = expectedChildren(gateway, site);
   const children = session.children().filter((c) => c.parent === component.urn);
   // The monitor sees them in the order their dependencies resolve, not in program order.

@@ -38,7 +38,7 @@ async function withProvider(
     hostKey: conn.hostKey,
     privateKey: wrapSecret(CLIENT.private),
     preflight: HOME.preflight,
-    rollback: { afterSeconds },
+    rollbackAfterSeconds: afterSeconds,
   });
   try {
     await body(provider, fake);
