@@ -115,9 +115,6 @@ export class Guard {
   }
 
   private async confirmNow(key: string, conn: Connection, host: HostGuard): Promise<void> {
-    // Tests only: time to cut the path between the run's last change and its confirmation.
-    const delay = Number(process.env.MULTIWAN_TEST_CONFIRM_DELAY_MS ?? 0);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const at = host.lastChange + host.afterSeconds * 1000;
     // Give up in time to tell the user before the box rolls back.
     const timeout = Math.max(2000, Math.min(15_000, at - Date.now() - 1000));

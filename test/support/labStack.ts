@@ -6,7 +6,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { type GatewaySnapshot, type Lab, labUp } from "../../lab/lab";
 import { initLabStack } from "../../lab/pulumiStack";
-import { type RunResult, assertSuccess, REPO_ROOT, runPulumi } from "./cli";
+import { type RunOptions, type RunResult, assertSuccess, REPO_ROOT, runPulumi } from "./cli";
 
 export interface LabStackSession {
   lab: Lab;
@@ -14,8 +14,8 @@ export interface LabStackSession {
   pristine: GatewaySnapshot;
   /** Runs a pulumi command against the lab's stack. */
   pulumi(...args: string[]): Promise<RunResult>;
-  /** The same with more environment (the provider the engine starts inherits it). */
-  pulumiWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<RunResult>;
+  /** The same with more run options (e.g. onOutput, which hands over the child to signal it midway). */
+  pulumiWith(opts: Pick<RunOptions, "onOutput">, ...args: string[]): Promise<RunResult>;
   /** `pulumi stack export`, parsed: every resource's inputs and outputs. */
   stackExport(): Promise<any>;
   /** Edits the stack's `multiwan:site` in place. */
@@ -36,7 +36,7 @@ export async function openLabStack(backend: "nftables" | "iptables"): Promise<La
     pristine,
     deployed: false,
     pulumi: (...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }),
-    pulumiWith: (extraEnv, ...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env: { ...env, ...extraEnv }, timeoutMs: 120_000 }),
+    pulumiWith: (opts, ...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000, ...opts }),
     async stackExport() {
       // `stack export` takes no --config-file.
       const r = assertSuccess(await runPulumi(["stack", "export", "--stack", stack], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }));

@@ -2,19 +2,22 @@
 // connection undoes itself. The lab's management path is the loopback relay
 // into the gateway namespace's sshd (127.0.0.1:22 there), which no routing
 // change of a site can reach (the local table answers first), so the path is
-// cut at the network level: an nft rule in the gateway namespace that drops
-// every NEW connection to sshd. Established connections (the provider's
-// pooled one) keep working, exactly like a change that breaks only new
-// connections: a pinned route or rule that sends the replies to a new SYN
-// out the wrong modem. The provider is told to wait 3 s between the run's
-// last change and its confirmation (MULTIWAN_TEST_CONFIRM_DELAY_MS), so the
-// test can cut the path right after the apply.
+// cut at the network level, on the box, right after the run's change: a
+// watcher in the gateway's namespace polls the boot copy every 10 ms and, the
+// moment the change is there, adds an nft rule that drops every NEW
+// connection to sshd (or stops sshd's listener, so new connections hang).
+// Established connections (the provider's pooled one) keep working, exactly
+// like a change that breaks only new connections: a pinned route or rule that
+// sends the replies to a new SYN out the wrong modem. The provider has no
+// test hook: the cut wins the race because the run's confirmation comes only
+// after the engine has registered and diffed the Confirmation resource.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { GatewaySnapshot } from "../../../lab/lab";
 import { GUARD_DIR, GUARD_PARENT, holdPrefix, renderArm, renderConfirm } from "../../../lib/render/rollback";
 import { ipv4Routes } from "../../support/gatewayState";
 import { assertSuccess, describeRun } from "../../support/cli";
+import type { ChildProcess } from "node:child_process";
 import { type LabStackSession, openLabStack } from "../../support/labStack";
 
 const AFTER_SECONDS = 10;
@@ -47,15 +50,24 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     s.editSite((site) => {
       site.uplinks[1].weight = w;
     });
-  /** Polls until the multipath boot copy gives isp2 this weight: the run's last change is done. */
-  async function waitForWeight(w: number): Promise<number> {
-    for (let i = 0; i < 600; i++) {
-      if ((await s.lab.exec("gw", `grep -q 'dev eth2 weight ${w}' ${MULTIPATH_COPY}`)).code === 0) return Date.now();
-      await sleep(50);
-    }
-    throw new Error(`the multipath copy never got weight ${w}`);
+  /**
+   * On the box, in the gateway's namespaces: as soon as the multipath boot
+   * copy gives isp2 weight w (the change is applied), runs `then`. Resolves
+   * with the time it ran.
+   */
+  async function rightAfterChange(w: number, then: string): Promise<number> {
+    const r = await s.lab.exec(
+      "gw",
+      [
+        "sh",
+        "-c",
+        `i=0; until grep -q 'dev eth2 weight ${w}' ${MULTIPATH_COPY} 2>/dev/null; do i=$((i + 1)); [ $i -lt 9000 ] || exit 9; sleep 0.01; done; ${then}`,
+      ],
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(r.code, 0, `the watcher: ${r.stderr}`);
+    return Date.now();
   }
-
   before(async () => {
     s = await openLabStack("nftables");
     s.editSite((site) => {
@@ -83,9 +95,9 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
   test("a change followed by a cut path rolls back within afterSeconds + 5 s, to exactly the state before the run", async () => {
     const before = owned(await s.lab.snapshot());
     setWeight(3);
-    const up = s.pulumiWith({ MULTIWAN_TEST_CONFIRM_DELAY_MS: "3000" }, "up", "--yes", "--skip-preview");
-    const changedAt = await waitForWeight(3);
-    await gw(CUT);
+    const cut = rightAfterChange(3, CUT);
+    const up = s.pulumi("up", "--yes", "--skip-preview");
+    const changedAt = await cut;
     const failed = await up;
     assert.notEqual(failed.code, 0, describeRun(failed));
     assert.match(failed.output, /could not confirm it/);
@@ -116,16 +128,16 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
   });
 
-  test("the same with the relay frozen right after the apply: new connections hang, the box rolls back; fixing the site, refresh, up converge", async () => {
+  test("the same with sshd's listener frozen right after the apply: new connections hang, the box rolls back; fixing the site, refresh, up converge", async () => {
     const before = owned(await s.lab.snapshot());
     setWeight(4);
-    const up = s.pulumiWith({ MULTIWAN_TEST_CONFIRM_DELAY_MS: "3000" }, "up", "--yes", "--skip-preview");
-    const changedAt = await waitForWeight(4);
-    // SIGSTOP on the listener: established connections (served by its children) go on, new ones are never answered.
-    process.kill(s.lab.relayPid, "SIGSTOP");
+    // SIGSTOP on sshd's listener: established sessions (its children) go on, new ones never get a banner.
+    const frozen = rightAfterChange(4, `kill -STOP ${s.lab.sshdPid}`);
+    const up = s.pulumi("up", "--yes", "--skip-preview");
     let failed: Awaited<typeof up>;
     let rolledBackAt = 0;
     try {
+      const changedAt = await frozen;
       failed = await up;
       while (Date.now() - changedAt < (AFTER_SECONDS + 5) * 1000) {
         if ((await guardLeft()) === "") {
@@ -135,7 +147,7 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
         await sleep(200);
       }
     } finally {
-      process.kill(s.lab.relayPid, "SIGCONT");
+      process.kill(s.lab.sshdPid, "SIGCONT");
     }
     assert.notEqual(failed.code, 0, describeRun(failed));
     assert.match(failed.output, /The box rolls itself back at \d\d:\d\d:\d\d UTC/);
@@ -166,17 +178,33 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
   test("a reboot while armed: the boot runner applies the copies from before the run", async () => {
     const before = owned(await s.lab.snapshot());
     setWeight(1);
-    const up = s.pulumiWith({ MULTIWAN_TEST_CONFIRM_DELAY_MS: "8000" }, "up", "--yes", "--skip-preview");
-    await waitForWeight(1);
+    // The change applies, the path is cut before the run can confirm, and the
+    // workstation goes away (kill -9 of the CLI and its provider): the box
+    // stays armed, and reboots before the guard fires.
+    const cut = rightAfterChange(1, CUT);
+    let child: ChildProcess | undefined;
+    const up = s.pulumiWith(
+      {
+        onOutput: (_all, c) => {
+          child = c;
+        },
+      },
+      "up",
+      "--yes",
+      "--skip-preview",
+    );
+    await cut;
+    assert.ok(child?.pid, "the CLI is running");
+    process.kill(-child.pid, "SIGKILL");
+    const failed = await up;
+    assert.notEqual(failed.code, 0, "the run was never confirmed");
+    assert.equal((await s.lab.exec("gw", `test -e ${GUARD_DIR}/armed`)).code, 0, "armed at the reboot");
     await s.lab.reboot();
     const boot = await s.lab.ssh("/bin/sh /etc/multiwan/boot.sh");
     assert.equal(boot.code, 0, boot.stderr);
     assert.match(boot.stderr, /never confirmed: using the copies from before it/);
     assert.match(await gw(`cat ${MULTIPATH_COPY}`), /dev eth2 weight 3/, "the pre-run copy");
     assert.deepEqual(owned(await s.lab.snapshot()), before, "the kernel state and disk from before the run");
-    const failed = await up;
-    assert.notEqual(failed.code, 0, "the run was never confirmed");
-    assert.match(failed.output, /already rolled back/);
     assertSuccess(await s.pulumi("refresh", "--yes", "--skip-preview"));
     assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
     assert.match(await gw(`cat ${MULTIPATH_COPY}`), /dev eth2 weight 1/);
