@@ -46,6 +46,13 @@ export const HEALTH = "health";
  */
 export const APPLIED = "applied";
 const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT, HEALTH, APPLIED];
+/**
+ * The token of a resource whose state was written before the guard existed.
+ * An output that is missing from the state is unknown in a preview (the SDK
+ * cannot tell it from one still to come), which would make the Confirmation's
+ * digest unknown, and every preview of an unchanged stack claim an update.
+ */
+const BEFORE_GUARD = "before-guard";
 const token = () => randomBytes(8).toString("hex");
 
 type Props = Record<string, unknown>;
@@ -117,6 +124,8 @@ export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props):
     ...detailedDiffOf(boxState(kind, olds), boxState(kind, news), replaceOn),
     ...detailedDiffOf(legacyFrame(olds), legacyFrame(news), []),
   };
+  // State written before the guard: the next up records a token, an update that touches nothing on the box (see BEFORE_GUARD).
+  if (Object.keys(olds).length > 0 && olds[APPLIED] === undefined) detailedDiff[APPLIED] = { kind: "ADD", inputDiff: false };
   // The kernel state is compared with the outputs: after a refresh they hold what the box really has.
   for (const [path, d] of Object.entries(detailedDiff)) if (topLevel(path) === KERNEL_STATE) d.inputDiff = false;
   const diffs = [...new Set(Object.keys(detailedDiff).map(topLevel))];
@@ -205,7 +214,9 @@ export class Lifecycle {
     const boxChanges = detailedDiffOf(boxState(kind, olds), boxState(kind, { ...news, [KERNEL_STATE]: kernelState }), []);
     if (Object.keys(boxChanges).length === 0) {
       // Only how we reach the box changed (or moved to the provider): the state learns it, the box is untouched.
-      return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT], [APPLIED]: olds[APPLIED] } };
+      return {
+        outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT], [APPLIED]: olds[APPLIED] ?? BEFORE_GUARD },
+      };
     }
     // A failed apply puts back the previous state rather than leave it half-changed.
     const scripts = await this.apply(kind, name, news, () => ({
