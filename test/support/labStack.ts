@@ -22,6 +22,8 @@ export interface LabStackSession {
   editSite(edit: (site: Record<string, any>) => void): void;
   /** Set by the tests once an up succeeded, so `after` destroys. */
   deployed: boolean;
+  /** What a user does after a CLI was killed mid-run (the error message says so): deletes the stack's lock files. */
+  unlock(): void;
   /** Destroys what is deployed and tears the lab down. */
   close(): Promise<void>;
 }
@@ -41,6 +43,9 @@ export async function openLabStack(backend: "nftables" | "iptables"): Promise<La
       // `stack export` takes no --config-file.
       const r = assertSuccess(await runPulumi(["stack", "export", "--stack", stack], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }));
       return JSON.parse(r.stdout);
+    },
+    unlock() {
+      fs.rmSync(path.join(work, "state", ".pulumi", "locks"), { recursive: true, force: true });
     },
     editSite(edit) {
       const doc = parse(fs.readFileSync(configFile, "utf8"));

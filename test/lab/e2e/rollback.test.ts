@@ -205,6 +205,8 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     assert.match(boot.stderr, /never confirmed: using the copies from before it/);
     assert.match(await gw(`cat ${MULTIPATH_COPY}`), /dev eth2 weight 3/, "the pre-run copy");
     assert.deepEqual(owned(await s.lab.snapshot()), before, "the kernel state and disk from before the run");
+    // The killed CLI left its lock; then the user's refresh and up converge.
+    s.unlock();
     assertSuccess(await s.pulumi("refresh", "--yes", "--skip-preview"));
     assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
     assert.match(await gw(`cat ${MULTIPATH_COPY}`), /dev eth2 weight 1/);
