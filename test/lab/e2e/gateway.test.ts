@@ -169,10 +169,12 @@ for (const backend of ["nftables", "iptables"] as const) {
       } finally {
         // Drift repair: refresh sees the rules gone, up puts them back.
         // The first refresh also records every resource's kernel state among
-        // its inputs; what drifted is what the next up repairs, and only that.
+        // its inputs; what drifted is what the next up repairs, and only that:
+        // the 4 rules, and the run's Confirmation, whose digest changes with
+        // their new applied tokens (a repair changes the box, so it confirms).
         assertSuccess(await pulumi("refresh", "--yes"));
         const repair = assertSuccess(await pulumi("up", "--yes"));
-        assert.match(repair.output, /~ 4 updated/, describeRun(repair));
+        assert.match(repair.output, /~ 5 updated/, describeRun(repair));
       }
       assert.ok(await lab.inbound(1, PINNED_ISP2), "answered again after up repaired the drift");
     });
