@@ -11,13 +11,20 @@
 // sends the replies to a new SYN out the wrong modem. The provider has no
 // test hook: the cut wins the race because the run's confirmation comes only
 // after the engine has registered and diffed the Confirmation resource.
+//
+// The issue's own example, a management path through a modem's port
+// forward whose network the change pins to the other uplink, does not cut
+// the path with this design (the source rule and the connection mark answer
+// through the modem the request came in): its test shows the run confirming
+// over that path instead.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { GatewaySnapshot } from "../../../lab/lab";
+import { type GatewaySnapshot, TOPOLOGY } from "../../../lab/lab";
 import { GUARD_DIR, GUARD_PARENT, holdPrefix, renderArm, renderConfirm } from "../../../lib/render/rollback";
 import { ipv4Routes } from "../../support/gatewayState";
 import { assertSuccess, describeRun } from "../../support/cli";
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
 import { type LabStackSession, openLabStack } from "../../support/labStack";
 
 const AFTER_SECONDS = 10;
@@ -34,6 +41,16 @@ const nftTables = (s: GatewaySnapshot) =>
 /** The kernel state and the disk multiwan owns. */
 const owned = (s: GatewaySnapshot) => ({ rules: s.rules, routes: ipv4Routes(s), nft: nftTables(s), sysctls: s.sysctls, disk: s.disk });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A free port on the loopback. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 
 describe("commit-confirmed runs: a change that cuts the management path undoes itself", { concurrency: false }, () => {
   let s: LabStackSession;
@@ -90,6 +107,74 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     );
     // A no-op up changes nothing, so nothing arms and nothing confirms.
     assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
+  });
+
+  test("the issue's example through a modem's port forward: pinning the management network to the other uplink does not cut the path here, and the run confirms over it", async () => {
+    // The management path as a small office has it: from the internet
+    // (198.51.100.92, pinned to isp1 in the lab's site) to modem 1's WAN
+    // port 2222, which forwards to the gateway's isp1 address, port 22.
+    const T = TOPOLOGY;
+    const client = T.pinned[1];
+    const modemWan = T.modems[1].wan.split("/")[0];
+    const gwIsp1 = T.gw.uplinks[0].address.split("/")[0];
+    await s.lab.exec("m1", `nft add rule ip modem prerouting iifname wan tcp dport 2222 counter dnat to ${gwIsp1}:22`, { check: true });
+    const port = await freePort();
+    const procs = [
+      // sshd listens on 127.0.0.1 only: this stands for it on the isp1 address.
+      spawn("ip", ["netns", "exec", s.lab.ns.gw, "socat", `TCP-LISTEN:22,bind=${gwIsp1},reuseaddr,fork`, "TCP:127.0.0.1:22"], {
+        stdio: "ignore",
+      }),
+      // The workstation on the internet (a loopback port here, as the lab's own relay).
+      spawn(
+        "socat",
+        [
+          `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
+          `EXEC:ip netns exec ${s.lab.ns.net} socat STDIO TCP\\:${modemWan}\\:2222\\,bind=${client}`,
+        ],
+        { stdio: "ignore" },
+      ),
+    ];
+    const labPort = s.lab.sshPort;
+    try {
+      await sleep(500);
+      s.editSite((site) => {
+        site.host.port = port;
+      });
+      // Only the provider's connection changes: nothing on the box, nothing to confirm.
+      const moved = assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
+      assert.match(moved.output, /1 updated/, describeRun(moved));
+      // The change: the management network pinned to isp2. Its replies still
+      // leave through modem 1: they come from the isp1 address, whose rule
+      // (and the connection's mark) sends them to isp1's table first.
+      s.editSite((site) => {
+        site.pinnedRoutes[1].uplink = "isp2";
+      });
+      const pinned = assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
+      // The pinned route of isp1 goes, isp2's takes the address, the monitor's uplinks follow, and the run confirms.
+      assert.match(pinned.output, /Confirmation.*updated/, describeRun(pinned));
+      assert.equal(await guardLeft(), "", "confirmed over the port forward");
+      const forwarded = (await s.lab.exec("m1", "nft list chain ip modem prerouting", { check: true })).stdout;
+      // Two connections at least: the run's pooled one and the confirmation's.
+      assert.match(forwarded, /dport 2222 counter packets [1-9]/, "the provider came in through modem 1's port forward");
+      assert.ok(
+        ipv4Routes(await s.lab.snapshot()).includes(`${client} via ${T.gw.uplinks[1].gateway} dev eth2`),
+        "the pinned route moved to isp2",
+      );
+    } finally {
+      s.editSite((site) => {
+        site.host.port = labPort;
+        site.pinnedRoutes[1].uplink = "isp1";
+      });
+      for (const p of procs) p.kill("SIGKILL");
+      await s.lab.exec(
+        "m1",
+        "h=$(nft -a list chain ip modem prerouting | sed -n 's/.*dport 2222 .*# handle //p'); [ -z \"$h\" ] || nft delete rule ip modem prerouting handle $h",
+      );
+      // Back to the lab's relay and the lab's pinning, for the tests that follow.
+      await s.pulumi("up", "--yes", "--skip-preview");
+    }
+    assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
+    assert.equal(await guardLeft(), "");
   });
 
   test("a change followed by a cut path rolls back within afterSeconds + 5 s, to exactly the state before the run", async () => {
