@@ -185,7 +185,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       assert.match(up.output, /17 unchanged/);
     });
 
-    test("f. changing one weight updates exactly one resource in place, and the split follows", async () => {
+    test("f. changing one weight updates exactly one resource in place (and the run's Confirmation), and the split follows", async () => {
       const before = await lab.snapshot();
       setWeights(1, 2);
       const preview = assertSuccess(await pulumi("preview", "--diff"));
