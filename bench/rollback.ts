@@ -8,7 +8,7 @@
 //   2. whole `pulumi up`s of a weight change with rollback.afterSeconds 60
 //      and 0, alternated (medians; the engine's own noise is larger than
 //      the difference, so figure 1 is the one to read).
-// Usage: npx tsc -b bench && node dist/bench/rollback.js [rounds]   (root: it brings up a lab)
+// Usage: npm run bench:rollback [-- rounds]   (root: it brings up a lab; writes bench/results/rollback.md)
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,6 +19,7 @@ import { renderArm, renderConfirm } from "../lib/render/rollback";
 import { parseSiteOrThrow } from "../lib/validate";
 import { SshPool } from "../provider/ssh";
 import { readSite } from "./sites";
+import { REPO_ROOT } from "../support/repoRoot";
 import { BenchStack } from "./stack";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -83,6 +84,23 @@ async function main(): Promise<void> {
       (on ? ups.on : ups.off).push(await stack.up(/updated/, ["--skip-preview"]));
     }
     console.log(`pulumi up of a weight change, medians: guard on ${ms(median(ups.on))}, off ${ms(median(ups.off))}`);
+    const report = [
+      "# What the commit-confirmed guard adds to an up (issue 19)",
+      "",
+      `Goal: at most one extra SSH round trip, and ≤ 150 ms. Lab gateway, medians of ${rounds} (\`npm run bench:rollback\`); load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores when it ended.`,
+      "",
+      "| step | time | SSH |",
+      "|---|---|---|",
+      `| preflight alone | ${ms(median(t.preflight))} | the run's own round trip |`,
+      `| preflight + arming (the same round trip) | ${ms(median(t.preflightArm))} | arming adds ${ms(arm)}, no round trip |`,
+      `| confirmation | ${ms(confirm)} | one new connection, one script |`,
+      `| **added to a guarded up** | **${ms(arm + confirm)}** | **1 extra connection** |`,
+      "",
+      `Whole \`pulumi up\`s of a weight change (medians of ${ups.on.length} each, alternated): guard on ${ms(median(ups.on))}, off ${ms(median(ups.off))}; the engine's own noise is larger than the difference, so the table is the figure to read.`,
+      "",
+    ].join("\n");
+    fs.writeFileSync(path.join(REPO_ROOT, "bench", "results", "rollback.md"), report);
+    console.log("wrote bench/results/rollback.md");
   } finally {
     const problem = await stack.destroyQuietly();
     if (problem) console.error(problem);
