@@ -236,7 +236,7 @@ const REMOVE_PLAYBOOK = String.raw`# Removes what site.yml added (bench peer of 
 
 const TABLE_NAMES_TEMPLATE = `# managed by ansible (multiwan bench peer)
 {% for t in table_names %}
-{{ t.id }} {{ t.name }}
+{{ t }}
 {% endfor %}
 `;
 

@@ -55,6 +55,10 @@ export class Lab {
   get sshPort(): number {
     return this.state.sshPort;
   }
+  /** The loopback relay's listener (each connection is served by a child of it). */
+  get relayPid(): number {
+    return this.state.relayPid;
+  }
   /** The lab sshd's host key as in authorized_keys: "ssh-ed25519 AAAA...". */
   get hostKeyLine(): string {
     return this.state.hostKeyLine;

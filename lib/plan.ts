@@ -40,6 +40,8 @@ export type { Preflight } from "./render/preflight";
 
 export interface Plan {
   preflight: Preflight;
+  /** Seconds after which an unconfirmed run rolls back; 0: no guard. */
+  rollback: { afterSeconds: number };
   host: GatewayHostEntry;
   tables: RoutingTableEntry[];
   rules: PolicyRuleEntry[];
@@ -153,10 +155,11 @@ export function planSite(site: Site): Plan {
   ];
   return {
     preflight: { interfaces, natBackend: backend, healthCheck: health !== undefined },
+    rollback: { afterSeconds: site.rollback.afterSeconds },
     host: {
       protocol,
       interfaces,
-      tableNames: [...uplinks.map((u) => ({ id: u.tableId, name: u.name })), { id: site.routing.table, name: MULTIPATH_TABLE_NAME }],
+      tableNames: [...uplinks.map((u) => `${u.tableId} ${u.name}`), `${site.routing.table} ${MULTIPATH_TABLE_NAME}`],
       sysctls: Object.fromEntries([
         ["net.ipv4.ip_forward", "1"],
         ["net.ipv4.fib_multipath_hash_policy", String(site.routing.hashPolicy)],

@@ -248,6 +248,15 @@ const pinnedRoute = z.strictObject({
   fallback: z.boolean().default(true),
 });
 
+/** Commit-confirmed runs: unless a run confirms over a new SSH connection, the box undoes it after afterSeconds. */
+const rollback = z.strictObject({
+  afterSeconds: z
+    .number()
+    .int({ error: "must be a whole number of seconds" })
+    .refine((n) => n === 0 || (n >= 10 && n <= 600), { error: "must be between 10 and 600 seconds, or 0 to turn the rollback off" })
+    .default(60),
+});
+
 export const siteSchema = z
   .strictObject({
     host,
@@ -262,6 +271,7 @@ export const siteSchema = z
     nat: z.strictObject({ backend: z.enum(["nftables", "iptables"]).default("nftables") }).default({ backend: "nftables" }),
     routing: routing.default(routing.parse({})),
     healthCheck: healthCheck.optional(),
+    rollback: rollback.default({ afterSeconds: 60 }),
   })
   .superRefine((site, ctx) => crossCheck(site as unknown as LooseSite, ctx), { when: () => true });
 
@@ -277,6 +287,7 @@ export const FIELDS_BY_PATH: Record<string, string[]> = {
   portForwards: Object.keys(portForward.shape),
   nat: ["backend"],
   routing: Object.keys(routing.shape),
+  rollback: Object.keys(rollback.shape),
 };
 
 export type SiteInput = z.input<typeof siteSchema>;

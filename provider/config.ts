@@ -8,6 +8,7 @@
 // (its config is the stack's `multiwan:*` namespace, e.g. multiwan:site):
 // resources written before the explicit provider still carry their own
 // `connection` and `preflight`, and use those.
+import { z } from "zod";
 import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { connectionSchema, toConnection } from "./connection";
 import { type DiffResult, detailedDiffOf, topLevel } from "./propertyDiff";
@@ -17,6 +18,8 @@ import type { Connection } from "./ssh";
 export interface ProviderConfig {
   connection: Connection;
   preflight: Preflight;
+  /** Commit-confirmed runs (provider/guard.ts); 0: no guard. */
+  rollback: { afterSeconds: number };
 }
 
 type Props = Record<string, unknown>;
@@ -28,7 +31,9 @@ export interface ConfigFailure {
 /** What the engine adds to every provider's inputs. */
 const ENGINE_KEYS = ["version"];
 
-const configSchema = connectionSchema.safeExtend({ preflight: preflightSchema });
+/** The site's rollback.afterSeconds (0: no guard). */
+const rollbackSchema = z.number().int().min(0).max(600);
+const configSchema = connectionSchema.safeExtend({ preflight: preflightSchema, rollbackAfterSeconds: rollbackSchema.optional() });
 
 /** True when the inputs are an explicit multiwan provider's (not the stack-config default provider's). */
 export const isExplicit = (inputs: Props) => inputs.address !== undefined;
@@ -59,6 +64,11 @@ export function diffConfig(olds: Props, news: Props): DiffResult {
 /** The explicit provider's configuration, or undefined for the default provider. */
 export function parseConfig(inputs: Props): ProviderConfig | undefined {
   if (!isExplicit(inputs)) return undefined;
-  const { preflight, ...connection } = withoutEngineKeys(inputs);
-  return { connection: toConnection(connection), preflight: preflightSchema.parse(reveal(preflight)) };
+  const { preflight, rollbackAfterSeconds, ...connection } = withoutEngineKeys(inputs);
+  return {
+    connection: toConnection(connection),
+    preflight: preflightSchema.parse(reveal(preflight)),
+    // A provider written before the guard existed has no Confirmation resource to confirm it: no guard.
+    rollback: { afterSeconds: rollbackAfterSeconds === undefined ? 0 : rollbackSchema.parse(reveal(rollbackAfterSeconds)) },
+  };
 }

@@ -7,6 +7,7 @@
 // provider carry their own `connection` and `preflight` (LEGACY_KEYS): they
 // are used until the next `up` moves the resource to its gateway's provider,
 // an update that changes nothing on the box.
+import { randomBytes } from "node:crypto";
 import type * as provider from "@pulumi/pulumi/provider";
 import type { z } from "zod";
 import {
@@ -23,6 +24,7 @@ import { type Preflight, preflightSchema } from "../lib/render/preflight";
 import { formatPath } from "../lib/schema";
 import type { ProviderConfig } from "./config";
 import { connectionSchema, describeTarget, toConnection } from "./connection";
+import { Guard } from "./guard";
 import { PreflightGate } from "./preflight";
 import { type DiffResult, detailedDiffOf, topLevel } from "./propertyDiff";
 import { reveal, unwrapSecret } from "./secrets";
@@ -36,7 +38,22 @@ export const KERNEL_STATE = "kernelState";
 export const REMOVE_SCRIPT = "removeScript";
 /** What the health monitor says (read only): beside kernelState, so an outage is never drift. */
 export const HEALTH = "health";
-const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT, HEALTH];
+/**
+ * A fresh token each time the box was changed for the resource (create, or
+ * an update that ran its apply): the run's Confirmation digests these, so it
+ * updates, and confirms, exactly when some resource changed the box in this
+ * run (a drift repair too, and a change back to the last confirmed inputs).
+ */
+export const APPLIED = "applied";
+const FRAME_KEYS: readonly string[] = [...LEGACY_KEYS, KERNEL_STATE, REMOVE_SCRIPT, HEALTH, APPLIED];
+/**
+ * The token of a resource whose state was written before the guard existed.
+ * An output that is missing from the state is unknown in a preview (the SDK
+ * cannot tell it from one still to come), which would make the Confirmation's
+ * digest unknown, and every preview of an unchanged stack claim an update.
+ */
+const BEFORE_GUARD = "before-guard";
+const token = () => randomBytes(8).toString("hex");
 
 type Props = Record<string, unknown>;
 
@@ -107,6 +124,8 @@ export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props):
     ...detailedDiffOf(boxState(kind, olds), boxState(kind, news), replaceOn),
     ...detailedDiffOf(legacyFrame(olds), legacyFrame(news), []),
   };
+  // State written before the guard: the next up records a token, an update that touches nothing on the box (see BEFORE_GUARD).
+  if (Object.keys(olds).length > 0 && olds[APPLIED] === undefined) detailedDiff[APPLIED] = { kind: "ADD", inputDiff: false };
   // The kernel state is compared with the outputs: after a refresh they hold what the box really has.
   for (const [path, d] of Object.entries(detailedDiff)) if (topLevel(path) === KERNEL_STATE) d.inputDiff = false;
   const diffs = [...new Set(Object.keys(detailedDiff).map(topLevel))];
@@ -127,11 +146,40 @@ export function diff<K extends ResourceKind>(kind: K, olds: Props, news: Props):
 
 export class Lifecycle {
   private readonly gate: PreflightGate;
+  readonly guard: Guard;
   /** The explicit provider's; undefined for the default provider (legacy resources bring their own). */
   private config: ProviderConfig | undefined;
 
   constructor(private readonly pool: SshPool) {
     this.gate = new PreflightGate(pool);
+    this.guard = new Guard();
+  }
+
+  private afterSeconds(): number {
+    return this.config?.rollback.afterSeconds ?? 0;
+  }
+
+  /**
+   * Before a change: the preflight (for an apply) and the rollback guard,
+   * which counts the change as running until `guard.end`. The first apply of
+   * a run arms the guard in the preflight's own round trip.
+   */
+  private async prepare(conn: Connection, props: Props, preflight: boolean): Promise<void> {
+    const s = this.afterSeconds();
+    const armAlone = async () => {
+      await this.pool.runChecked(conn, ["export LC_ALL=C", ...this.guard.armLines(s), ""].join("\n"), "arm the rollback guard");
+    };
+    if (!preflight) return this.guard.ensure(conn, s, armAlone);
+    const spec = this.preflightFor(props);
+    if (s <= 0) return this.gate.ensure(conn, spec);
+    await this.guard.ensure(conn, s, () =>
+      this.gate.started(conn, spec) ? this.gate.ensure(conn, spec).then(armAlone) : this.gate.ensure(conn, spec, this.guard.armLines(s)),
+    );
+  }
+
+  /** The run's Confirmation resource: confirms over a new connection what this process changed (nothing: no SSH). */
+  async confirm(): Promise<void> {
+    if (this.config) await this.guard.confirm(this.config.connection);
   }
 
   configure(config: ProviderConfig | undefined): void {
@@ -157,7 +205,7 @@ export class Lifecycle {
     const entry = entryOf(kind, inputs);
     return {
       id: kindOf(kind).id(entry),
-      outs: { ...inputs, [KERNEL_STATE]: expectedState(kind, entry), [REMOVE_SCRIPT]: scripts.remove },
+      outs: { ...inputs, [KERNEL_STATE]: expectedState(kind, entry), [REMOVE_SCRIPT]: scripts.remove, [APPLIED]: token() },
     };
   }
 
@@ -166,14 +214,16 @@ export class Lifecycle {
     const boxChanges = detailedDiffOf(boxState(kind, olds), boxState(kind, { ...news, [KERNEL_STATE]: kernelState }), []);
     if (Object.keys(boxChanges).length === 0) {
       // Only how we reach the box changed (or moved to the provider): the state learns it, the box is untouched.
-      return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT] } };
+      return {
+        outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: olds[REMOVE_SCRIPT], [APPLIED]: olds[APPLIED] ?? BEFORE_GUARD },
+      };
     }
     // A failed apply puts back the previous state rather than leave it half-changed.
     const scripts = await this.apply(kind, name, news, () => ({
       script: renderScripts(kind, entryOf(kind, olds)).apply,
       step: `restore the previous ${kind} ${name}`,
     }));
-    return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: scripts.remove } };
+    return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: scripts.remove, [APPLIED]: token() } };
   }
 
   async delete(kind: ResourceKind, name: string, props: Props): Promise<void> {
@@ -181,7 +231,16 @@ export class Lifecycle {
     // The stored script: it undoes what was applied, even if the renderer changed since.
     const script =
       typeof props[REMOVE_SCRIPT] === "string" ? (props[REMOVE_SCRIPT] as string) : renderScripts(kind, entryOf(kind, props)).remove;
-    await this.pool.runChecked(conn, script, `remove ${kind} ${name}`);
+    const late = this.guard.wasConfirmed(conn);
+    await this.prepare(conn, props, false);
+    try {
+      await this.pool.runChecked(conn, this.guard.hold(conn, script), `remove ${kind} ${name}`);
+    } finally {
+      this.guard.end(conn);
+    }
+    // On destroy GatewayHost goes last: its removal ends the run. A removal
+    // after this process confirmed (the engine deletes last) confirms itself.
+    if (late || kind === "GatewayHost") await this.guard.confirm(conn);
   }
 
   async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {
@@ -191,7 +250,7 @@ export class Lifecycle {
     const kernelState = parseState(kind, entry, result.stdout);
     const health = parseHealth(kind, entry, result.stdout);
     const inputs: Props = {};
-    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT && k !== HEALTH) inputs[k] = v;
+    for (const [k, v] of Object.entries(props)) if (k !== REMOVE_SCRIPT && k !== HEALTH && k !== APPLIED) inputs[k] = v;
     return { id, props: { ...props, kernelState, ...(health?.length ? { [HEALTH]: health } : {}) }, inputs: { ...inputs, kernelState } };
   }
 
@@ -203,22 +262,36 @@ export class Lifecycle {
     undo: (scripts: Scripts) => { script: string; step: string },
   ): Promise<Scripts> {
     const conn = this.connectionFor(props);
-    await this.gate.ensure(conn, this.preflightFor(props));
+    const late = this.guard.wasConfirmed(conn);
+    await this.prepare(conn, props, true);
     const scripts = renderScripts(kind, entryOf(kind, props));
     try {
-      await this.pool.runChecked(conn, scripts.apply, `apply ${kind} ${name}`);
+      await this.pool.runChecked(conn, this.guard.hold(conn, scripts.apply), `apply ${kind} ${name}`);
     } catch (err) {
       const { script, step } = undo(scripts);
-      throw await this.rolledBack(err, conn, script, step);
+      const reported = await this.rolledBack(err, conn, script, step);
+      this.guard.end(conn);
+      throw this.withDeadline(conn, reported);
     }
+    this.guard.end(conn);
+    if (late) await this.guard.confirm(conn);
     return scripts;
+  }
+
+  /** A failed run leaves its guard armed: say when the box undoes the rest of the run. */
+  private withDeadline(conn: Connection, err: Error): Error {
+    const at = this.guard.deadline(conn);
+    if (!at) return err;
+    return new Error(
+      `${err.message}\nThe rollback guard of this run is still armed: unless a later run confirms, the box returns to its state before this run at ${at}.`,
+    );
   }
 
   private async rolledBack(err: unknown, conn: Connection, script: string, step: string): Promise<Error> {
     const cause = err instanceof Error ? err : new Error(String(err));
     if (!(err instanceof ScriptError)) return cause;
     try {
-      await this.pool.runChecked(conn, script, step);
+      await this.pool.runChecked(conn, this.guard.hold(conn, script), step);
       return new Error(`${cause.message}\nThe change was rolled back (${step}); ${describeTarget(conn)} is as before.`);
     } catch (second) {
       return new Error(`${cause.message}\nRolling back also failed (${step}): ${(second as Error).message}`);

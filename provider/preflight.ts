@@ -11,14 +11,32 @@ export class PreflightError extends Error {}
 export class PreflightGate {
   private readonly checks = new Map<string, Promise<void>>();
   private readonly reported = new Set<string>();
+  private readonly passedKeys = new Set<string>();
 
   constructor(private readonly pool: SshPool) {}
 
-  async ensure(conn: Connection, preflight: Preflight): Promise<void> {
-    const key = `${describeTarget(conn)} ${JSON.stringify(preflight)}`;
+  private keyOf(conn: Connection, preflight: Preflight): string {
+    return `${describeTarget(conn)} ${JSON.stringify(preflight)}`;
+  }
+
+  /** True once this host's preflight has been started (it may still be running) in this process. */
+  started(conn: Connection, preflight: Preflight): boolean {
+    return this.checks.has(this.keyOf(conn, preflight));
+  }
+
+  /** True once this host's preflight passed in this process. */
+  passed(conn: Connection, preflight: Preflight): boolean {
+    return this.passedKeys.has(this.keyOf(conn, preflight));
+  }
+
+  /** `then`: lines that run in the same round trip when the preflight passes (arming the rollback guard). */
+  async ensure(conn: Connection, preflight: Preflight, then: string[] = []): Promise<void> {
+    const key = this.keyOf(conn, preflight);
     let check = this.checks.get(key);
     if (!check) {
-      check = this.run(conn, preflight);
+      check = this.run(conn, preflight, then).then(() => {
+        this.passedKeys.add(key);
+      });
       this.checks.set(key, check);
     }
     try {
@@ -37,8 +55,11 @@ export class PreflightGate {
     }
   }
 
-  private async run(conn: Connection, preflight: Preflight): Promise<void> {
-    const result = await this.pool.run(conn, renderPreflight(preflight), { step: "preflight" });
+  private async run(conn: Connection, preflight: Preflight, then: string[]): Promise<void> {
+    const script = then.length
+      ? ["sh -s <<'MULTIWAN_PREFLIGHT' || exit 1", renderPreflight(preflight).trimEnd(), "MULTIWAN_PREFLIGHT", ...then, ""].join("\n")
+      : renderPreflight(preflight);
+    const result = await this.pool.run(conn, script, { step: "preflight" });
     if (result.code === 0) return;
     const problems = result.stdout.trim().split("\n").filter(Boolean);
     const detail = problems.length

@@ -27,6 +27,16 @@ export function parseUrn(urn: string): { kind: ResourceKind; name: string } {
   return { kind, name: parts.slice(3).join("::") };
 }
 
+/**
+ * The run's last resource (design §10): it depends on every other resource of
+ * its gateway and its input digests their `applied` tokens (renewed by every
+ * change of the box), so it updates exactly when something else changed the
+ * box; its create or update confirms the rollback guard over a new SSH
+ * connection. Nothing of it lives on the box.
+ */
+export const CONFIRMATION = "Confirmation";
+const isConfirmation = (urn: string) => ((urn.split("::")[2] ?? "").split("$").pop() ?? "") === `multiwan:index:${CONFIRMATION}`;
+
 export class MultiwanProvider implements provider.Provider {
   readonly version = PROVIDER_VERSION;
   private readonly lifecycle: Lifecycle;
@@ -49,32 +59,52 @@ export class MultiwanProvider implements provider.Provider {
   }
 
   async check(urn: string, olds: any, news: any): Promise<provider.CheckResult> {
+    if (isConfirmation(urn)) {
+      const ok = typeof news?.digest === "string";
+      return { inputs: news, failures: ok ? [] : [{ property: "digest", reason: "must be a string" }] };
+    }
     return check(parseUrn(urn).kind, olds, news);
   }
 
   async diff(_id: string, urn: string, olds: any, news: any): Promise<DiffResult> {
+    if (isConfirmation(urn)) {
+      const changes = olds?.digest !== news?.digest;
+      const detailedDiff: DiffResult["detailedDiff"] = changes ? { digest: { kind: "UPDATE", inputDiff: true } } : {};
+      return { changes, replaces: [], diffs: changes ? ["digest"] : [], detailedDiff, deleteBeforeReplace: false };
+    }
     return diff(parseUrn(urn).kind, olds, news);
   }
 
   /** `preview`: what the engine shows before an up; the gateway is never contacted for it. */
   async create(urn: string, inputs: any, preview = false): Promise<provider.CreateResult> {
-    const { kind, name } = parseUrn(urn);
     if (preview) return { id: "", outs: inputs };
+    if (isConfirmation(urn)) {
+      await this.lifecycle.confirm();
+      return { id: "confirmation", outs: inputs };
+    }
+    const { kind, name } = parseUrn(urn);
     return this.lifecycle.create(kind, name, inputs);
   }
 
   async update(_id: string, urn: string, olds: any, news: any, preview = false): Promise<provider.UpdateResult> {
-    const { kind, name } = parseUrn(urn);
     if (preview) return { outs: news };
+    if (isConfirmation(urn)) {
+      await this.lifecycle.confirm();
+      return { outs: news };
+    }
+    const { kind, name } = parseUrn(urn);
     return this.lifecycle.update(kind, name, olds, news);
   }
 
   async delete(_id: string, urn: string, props: any): Promise<void> {
+    if (isConfirmation(urn)) return;
     const { kind, name } = parseUrn(urn);
     return this.lifecycle.delete(kind, name, props);
   }
 
   async read(id: string, urn: string, props?: any): Promise<provider.ReadResult> {
+    // Nothing of it is on the box (a drift repair confirms itself: Lifecycle.update).
+    if (isConfirmation(urn)) return { id, props: props ?? {}, inputs: props ?? {} };
     const { kind, name } = parseUrn(urn);
     return this.lifecycle.read(kind, name, id, props ?? {});
   }

@@ -47,10 +47,22 @@ const sysctlName = z
   );
 const sysctlValue = z.string().regex(/^[0-9]{1,3}$/, { error: "must be a small whole number" });
 
+/** "101 isp1": a table id and its name, one line as rt_tables.d holds it (and a reviewer reads it). */
+const tableNameLine = z.string().superRefine((line, ctx) => {
+  const m = /^([0-9]+) (\S+)$/.exec(line);
+  if (!m) {
+    ctx.addIssue({ code: "custom", message: 'must be "<table id> <name>", e.g. "101 isp1"' });
+    return;
+  }
+  for (const r of [tableId.safeParse(Number(m[1])), z.union([uplinkName, z.literal("multiwan")]).safeParse(m[2])]) {
+    if (!r.success) ctx.addIssue({ code: "custom", message: `${line}: ${r.error.issues[0].message}` });
+  }
+});
+
 export const gatewayHostSchema = z.strictObject({
   protocol: protocolNumber,
-  /** Written to /etc/iproute2/rt_tables.d/multiwan.conf so `ip` shows names. */
-  tableNames: z.array(z.strictObject({ id: tableId, name: z.union([uplinkName, z.literal("multiwan")]) })),
+  /** The lines of /etc/iproute2/rt_tables.d/multiwan.conf ("101 isp1"), so `ip` shows names. */
+  tableNames: z.array(tableNameLine),
   /** name -> value, e.g. { "net.ipv4.ip_forward": "1" }. */
   sysctls: z.record(sysctlName, sysctlValue),
   /** What the boot runner waits for before it re-applies (late DHCP or USB modems). */
@@ -117,7 +129,7 @@ function apply(entry: GatewayHostEntry): string[] {
     `if [ ! -d ${TABLES_DIR} ]; then run mkdir -p ${TABLES_DIR}; : >${STATE_DIR}/created-rt_tables.d; fi`,
     `write_file ${TABLE_NAMES_FILE} <<'EOF'`,
     `# managed by multiwan; removed by pulumi destroy`,
-    ...entry.tableNames.map((t) => `${t.id} ${t.name}`),
+    ...entry.tableNames,
     `EOF`,
     "",
     `step "install the boot runner ${BOOT_RUNNER}, its systemd unit and link hooks"`,
@@ -207,7 +219,7 @@ export const gatewayHost: Kind<GatewayHostEntry> = {
   ],
   expected: (entry) => [
     ...sysctlsOf(entry).map((s) => `sysctl ${s.name}=${s.value}`),
-    ...entry.tableNames.map((t) => `table ${t.id} ${t.name}`),
+    ...entry.tableNames.map((t) => `table ${t}`),
     `file ${BOOT_RUNNER}`,
     `file ${LIB_PATH}`,
   ],

@@ -8,6 +8,7 @@
 import type { GatewayHostEntry } from "../plan";
 import { STATE_DIR } from "./paths";
 import { LEASE } from "./lease";
+import { bootRollbackLines } from "./rollback";
 import { sh } from "./shell";
 
 export const BOOT_DIR = `${STATE_DIR}/apply.d`;
@@ -75,6 +76,7 @@ export function renderBootRunner(entry: GatewayHostEntry): string {
     `[ "\${1:-}" != --no-wait ] || wait_s=0`,
     "# One run at a time: several links may come up together.",
     "if command -v flock >/dev/null; then exec 9>/run/multiwan.lock; flock 9; fi",
+    ...bootRollbackLines(),
     "missing() {",
     ...entry.interfaces.map((i) =>
       i.address === LEASE

@@ -6,15 +6,35 @@ import { interfaceAddress, interfaceName, natBackend } from "../kinds/fields";
 import { LEASE, isLease } from "./lease";
 import { script, sh } from "./shell";
 
+const preflightInterface = z.strictObject({ name: interfaceName, address: z.union([interfaceAddress, z.literal(LEASE)]) });
+/**
+ * "eth1 192.168.1.1/24" (or "eth2 dhcp"): an interface as the gateway's
+ * provider carries it, one line of a preview each (GatewayHost shows the same
+ * interfaces in full). Resources written before the explicit provider carry
+ * the { name, address } form, which is still read.
+ */
+const interfaceLine = z
+  .string()
+  .transform((line) => {
+    const at = line.indexOf(" ");
+    return at < 0 ? { name: line, address: "" } : { name: line.slice(0, at), address: line.slice(at + 1) };
+  })
+  .pipe(preflightInterface);
+
 export const preflightSchema = z.strictObject({
   /** address "dhcp": the interface must exist; its lease may come later (the scripts read it when they run). */
-  interfaces: z.array(z.strictObject({ name: interfaceName, address: z.union([interfaceAddress, z.literal(LEASE)]) })).min(1),
+  interfaces: z.array(z.union([interfaceLine, preflightInterface])).min(1),
   natBackend,
   /** The site has a healthCheck: the monitor needs iputils ping (busybox's has no -O) and mkfifo. */
   healthCheck: z.boolean().default(false),
 });
 /** Checked read-only before the first change of a run. */
 export type Preflight = z.infer<typeof preflightSchema>;
+
+/** The preflight as the gateway's provider is configured with it: each interface one "name address" line. */
+export function preflightConfig(p: Preflight): z.input<typeof preflightSchema> {
+  return { ...p, interfaces: p.interfaces.map((i) => `${i.name} ${i.address}`) };
+}
 
 export function renderPreflight(p: Preflight): string {
   const tool = p.natBackend === "nftables" ? "nft" : "iptables-restore";

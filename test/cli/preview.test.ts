@@ -49,14 +49,16 @@ test("offline preview of the home stack lists every planned resource", async () 
       "home-masquerade-isp2",
       "home-forward",
       "home-health",
+      "home-confirm",
     ]) {
       assert.match(preview.output, new RegExp(`::${name}\\]`), `${name} is in the preview`);
     }
-    // 13 resources, the gateway's provider, the component and the stack.
-    assert.match(preview.output, /\+ 16 to create/);
+    // 13 resources, the run's Confirmation, the gateway's provider, the component and the stack.
+    assert.match(preview.output, /\+ 17 to create/);
     assert.match(preview.output, /weight\s*: 2/);
     // Readable in a pull request: each resource once, the connection once (in the gateway's provider).
     const lines = preview.stdout.trimEnd().split("\n").length;
+    // 234 lines with the run's Confirmation (issue 16's bound is 250).
     assert.ok(lines <= 250, `the first preview is ${lines} lines (at most 250)`);
     assert.equal(preview.stdout.match(/address\s*: "192\.168\.3\.100"/g)?.length, 1);
     assert.doesNotMatch(preview.stdout, /connection\s*:|removeScript/);

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import program, { MultiWanGateway } from "../../index";
 import { planResources } from "../../lib/resources";
+import { preflightConfig, preflightSchema } from "../../lib/render/preflight";
 import { planSite } from "../../lib/plan";
 import type { Site } from "../../lib/schema";
 import { parseSiteOrThrow } from "../../lib/validate";
@@ -33,8 +34,10 @@ interface Registration {
 interface Session {
   registrations: Registration[];
   byName(name: string): Registration;
-  /** The custom resources, by name (the gateways' providers are not among them). */
+  /** The custom resources, by name (the gateways' providers and Confirmations are not among them). */
   children(): Registration[];
+  /** Each gateway's Confirmation: the run's last resource. */
+  confirmations(): Registration[];
   /** The explicit `multiwan` providers. */
   providers(): Registration[];
   nameOfUrn(urn: string): string;
@@ -88,7 +91,8 @@ async function mockSession(stack = "home"): Promise<Session> {
       assert.equal(found.length, 1, `exactly one resource named ${name}`);
       return found[0];
     },
-    children: () => registrations.filter((r) => r.custom && !isProvider(r)),
+    children: () => registrations.filter((r) => r.custom && !isProvider(r) && !isConfirmation(r)),
+    confirmations: () => registrations.filter(isConfirmation),
     providers: () => registrations.filter(isProvider),
     nameOfUrn(urn) {
       const r = registrations.find((x) => x.urn === urn);
@@ -106,6 +110,7 @@ async function mockSession(stack = "home"): Promise<Session> {
 }
 
 const isProvider = (r: Registration) => r.type === "pulumi:providers:multiwan";
+const isConfirmation = (r: Registration) => r.type === "multiwan:index:Confirmation";
 
 function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise<T>((resolve) => o.apply((v) => resolve(v)));
@@ -149,7 +154,10 @@ function assertGraph(session: Session, gateway: string, site: Site) {
   assert.equal(config.port, site.host.port);
   assert.equal(config.user, site.host.user);
   assert.equal(config.hostKey, site.host.hostKey);
-  assert.deepEqual(config.preflight, planSite(site).preflight);
+  // Each interface one line ("eth0 192.168.3.100/24"), which the provider reads back as the plan's preflight.
+  assert.deepEqual(config.preflight, preflightConfig(planSite(site).preflight));
+  assert.deepEqual(preflightSchema.parse(config.preflight), planSite(site).preflight);
+  assert.equal(config.rollbackAfterSeconds, site.rollback.afterSeconds);
   const expected = expectedChildren(gateway, site);
   const children = session.children().filter((c) => c.parent === component.urn);
   // The monitor sees them in the order their dependencies resolve, not in program order.
@@ -167,6 +175,13 @@ function assertGraph(session: Session, gateway: string, site: Site) {
     assert.deepEqual(child.inputs, e.entry, `${e.name}: the plan entry`);
     assert.equal(child.provider.split("::").slice(0, -1).join("::"), provider.urn, `${e.name} uses the ${gateway} provider`);
   }
+  // The run's last resource: after every other one, on the same provider; its input is a digest.
+  const confirm = session.byName(`${gateway}-confirm`);
+  assert.equal(confirm.type, "multiwan:index:Confirmation");
+  assert.equal(confirm.parent, component.urn);
+  assert.deepEqual(confirm.dependencies.map((u) => session.nameOfUrn(u)).sort(), expected.map((e) => e.name).sort());
+  assert.match(confirm.inputs.digest, /^[0-9a-f]{64}$/);
+  assert.equal(confirm.provider.split("::").slice(0, -1).join("::"), provider.urn);
 }
 
 /** Replaces every wrapped secret by a marker. */

@@ -236,7 +236,7 @@ describe("check and diff (a preview) never contact the host", () => {
   async function stateOf(urn: string, inputs: Record<string, any>): Promise<Record<string, any>> {
     const r = await provider.check(urn, undefined, inputs);
     assert.deepEqual(r.failures ?? [], []);
-    return { ...r.inputs, removeScript: "#!/bin/sh\n# the stored remove script\n" };
+    return { ...r.inputs, removeScript: "#!/bin/sh\n# the stored remove script\n", applied: "0123456789abcdef" };
   }
   async function checked(urn: string, inputs: Record<string, any>): Promise<Record<string, any>> {
     const r = await provider.check(urn, undefined, inputs);
@@ -251,6 +251,14 @@ describe("check and diff (a preview) never contact the host", () => {
       assert.equal(r.changes, false, c.name);
       assert.deepEqual(r.replaces ?? [], [], c.name);
     }
+  });
+
+  test("diff: state written before the guard (no applied token) is an update of the token alone", async () => {
+    const { applied: _none, ...olds } = await stateOf(TABLE_URN, tableInputs(conn));
+    const r = await provider.diff("table-101", TABLE_URN, olds, await checked(TABLE_URN, tableInputs(conn)));
+    assert.equal(r.changes, true);
+    assert.deepEqual(r.diffs, ["applied"]);
+    assert.deepEqual(r.replaces ?? [], []);
   });
 
   test("diff: a changed weight updates the multipath route in place", async () => {

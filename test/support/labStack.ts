@@ -6,7 +6,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { type GatewaySnapshot, type Lab, labUp } from "../../lab/lab";
 import { initLabStack } from "../../lab/pulumiStack";
-import { type RunResult, assertSuccess, REPO_ROOT, runPulumi } from "./cli";
+import { type RunOptions, type RunResult, assertSuccess, REPO_ROOT, runPulumi } from "./cli";
 
 export interface LabStackSession {
   lab: Lab;
@@ -14,12 +14,16 @@ export interface LabStackSession {
   pristine: GatewaySnapshot;
   /** Runs a pulumi command against the lab's stack. */
   pulumi(...args: string[]): Promise<RunResult>;
+  /** The same with more run options (e.g. onOutput, which hands over the child to signal it midway). */
+  pulumiWith(opts: Pick<RunOptions, "onOutput">, ...args: string[]): Promise<RunResult>;
   /** `pulumi stack export`, parsed: every resource's inputs and outputs. */
   stackExport(): Promise<any>;
   /** Edits the stack's `multiwan:site` in place. */
   editSite(edit: (site: Record<string, any>) => void): void;
   /** Set by the tests once an up succeeded, so `after` destroys. */
   deployed: boolean;
+  /** What a user does after a CLI was killed mid-run (the error message says so): deletes the stack's lock files. */
+  unlock(): void;
   /** Destroys what is deployed and tears the lab down. */
   close(): Promise<void>;
 }
@@ -34,10 +38,14 @@ export async function openLabStack(backend: "nftables" | "iptables"): Promise<La
     pristine,
     deployed: false,
     pulumi: (...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }),
+    pulumiWith: (opts, ...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000, ...opts }),
     async stackExport() {
       // `stack export` takes no --config-file.
       const r = assertSuccess(await runPulumi(["stack", "export", "--stack", stack], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }));
       return JSON.parse(r.stdout);
+    },
+    unlock() {
+      fs.rmSync(path.join(work, "state", ".pulumi", "locks"), { recursive: true, force: true });
     },
     editSite(edit) {
       const doc = parse(fs.readFileSync(configFile, "utf8"));

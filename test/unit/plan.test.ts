@@ -121,11 +121,7 @@ describe("home: the seed post's site, corrected", () => {
   });
 
   test("host-wide: table names and sysctls (forwarding, 5-tuple hash, loose rp_filter on uplinks only)", () => {
-    assert.deepEqual(plan.host.tableNames, [
-      { id: 101, name: "isp1" },
-      { id: 102, name: "isp2" },
-      { id: 200, name: "multiwan" },
-    ]);
+    assert.deepEqual(plan.host.tableNames, ["101 isp1", "102 isp2", "200 multiwan"]);
     assert.deepEqual(
       Object.entries(plan.host.sysctls).map(([name, value]) => `${name}=${value}`),
       [
@@ -288,7 +284,7 @@ describe("planner details", () => {
     assert.deepEqual([plan.multipath.table, plan.multipath.mainPriority, plan.multipath.multipathPriority], [250, 31000, 31100]);
     assert.equal(plan.pinned[0].table, 250);
     assert.equal(plan.host.sysctls["net.ipv4.fib_multipath_hash_policy"], "0");
-    assert.deepEqual(plan.host.tableNames.at(-1), { id: 250, name: "multiwan" });
+    assert.equal(plan.host.tableNames.at(-1), "250 multiwan");
   });
 });
 

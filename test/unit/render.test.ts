@@ -193,7 +193,7 @@ describe("apply: already present -> no change (structurally)", () => {
       assert.deepEqual(writesToProc, [], "no direct writes to /proc outside mw_sysctl");
       assert.ok(
         b.includes(
-          `write_file /etc/iproute2/rt_tables.d/multiwan.conf <<'EOF'\n# managed by multiwan; removed by pulumi destroy\n${entry.tableNames.map((t) => `${t.id} ${t.name}`).join("\n")}\nEOF`,
+          `write_file /etc/iproute2/rt_tables.d/multiwan.conf <<'EOF'\n# managed by multiwan; removed by pulumi destroy\n${entry.tableNames.join("\n")}\nEOF`,
         ),
       );
     }

@@ -78,7 +78,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       const up = assertSuccess(await pulumi("up", "--yes"));
       deployed = true;
       // The stack, the gateway, its multiwan provider and 12 resources.
-      assert.match(up.output, /16 created/);
+      assert.match(up.output, /17 created/);
       const snap = await lab.snapshot();
       assert.equal(
         snap.rules,
@@ -169,10 +169,12 @@ for (const backend of ["nftables", "iptables"] as const) {
       } finally {
         // Drift repair: refresh sees the rules gone, up puts them back.
         // The first refresh also records every resource's kernel state among
-        // its inputs; what drifted is what the next up repairs, and only that.
+        // its inputs; what drifted is what the next up repairs, and only that:
+        // the 4 rules, and the run's Confirmation, whose digest changes with
+        // their new applied tokens (a repair changes the box, so it confirms).
         assertSuccess(await pulumi("refresh", "--yes"));
         const repair = assertSuccess(await pulumi("up", "--yes"));
-        assert.match(repair.output, /~ 4 updated/, describeRun(repair));
+        assert.match(repair.output, /~ 5 updated/, describeRun(repair));
       }
       assert.ok(await lab.inbound(1, PINNED_ISP2), "answered again after up repaired the drift");
     });
@@ -180,18 +182,19 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("e. a second up changes nothing", async () => {
       assertSuccess(await pulumi("preview", "--expect-no-changes"));
       const up = assertSuccess(await pulumi("up", "--yes"));
-      assert.match(up.output, /16 unchanged/);
+      assert.match(up.output, /17 unchanged/);
     });
 
-    test("f. changing one weight updates exactly one resource in place, and the split follows", async () => {
+    test("f. changing one weight updates exactly one resource in place (and the run's Confirmation), and the split follows", async () => {
       const before = await lab.snapshot();
       setWeights(1, 2);
       const preview = assertSuccess(await pulumi("preview", "--diff"));
-      assert.match(preview.output, /~ 1 to update/);
+      assert.match(preview.output, /~ 2 to update/);
       assert.match(preview.output, /multiwan:index:MultipathDefaultRoute/);
       assert.match(preview.output, /weight\s*: 1 => 2/);
       const up = assertSuccess(await pulumi("up", "--yes"));
-      assert.match(up.output, /1 updated/);
+      // The route, and the run's Confirmation, whose update confirms the change over a new connection.
+      assert.match(up.output, /2 updated/);
       const after = await lab.snapshot();
       assert.match(after.routes, /nexthop via 192.168.1.254 dev eth1 weight 1/);
       assert.match(after.routes, /nexthop via 192.168.2.254 dev eth2 weight 2/);
