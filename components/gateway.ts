@@ -106,14 +106,16 @@ export class MultiWanGateway extends pulumi.ComponentResource {
         dependsOn: p.dependsOn.map((key) => this.resources[key]),
       });
     }
-    // The run's last resource: its input digests every resource's `applied`
-    // token, so it updates exactly when one of them changed the box in this
-    // run, and its update confirms the rollback guard.
+    // The run's last resource: its input digests every resource's key and
+    // `applied` token, so it updates exactly when one of them changed the
+    // box in this run or a resource left the site (the engine deletes those
+    // after it, and the first such removal then confirms itself); its update
+    // confirms the rollback guard.
     if (plan.rollback.afterSeconds > 0) {
       const resources = planned.map((p) => this.resources[p.key]);
       const digest = pulumi.all(resources.map((r) => r.applied)).apply((tokens) =>
         createHash("sha256")
-          .update(JSON.stringify(tokens.map((t) => t ?? null)))
+          .update(JSON.stringify(tokens.map((t, i) => [planned[i].key, t ?? null])))
           .digest("hex"),
       );
       this.confirmation = new Confirmation(`${name}-confirm`, digest, {

@@ -94,12 +94,20 @@ export class Guard {
     return host && clock(host.lastChange + host.afterSeconds * 1000);
   }
 
-  /** Confirms over a new connection and disarms; a no-op when this process armed nothing. */
+  /**
+   * Confirms over a new connection and disarms; no SSH when this process
+   * armed nothing. Either way the run has passed its confirmation point, so
+   * a later change (the engine deletes what left the site last, after the
+   * Confirmation) confirms itself.
+   */
   async confirm(conn: Connection): Promise<void> {
     const key = describeTarget(conn);
     await this.confirming.get(key);
     const host = this.hosts.get(key);
-    if (!host) return;
+    if (!host) {
+      this.confirmed.add(key);
+      return;
+    }
     await host.armed;
     while (host.inflight > 0) await new Promise<void>((wake) => host.idle.push(wake));
     const ongoing = this.confirming.get(key);

@@ -226,7 +226,8 @@ export class Lifecycle {
     return { outs: { ...news, [KERNEL_STATE]: kernelState, [REMOVE_SCRIPT]: scripts.remove, [APPLIED]: token() } };
   }
 
-  async delete(kind: ResourceKind, name: string, props: Props): Promise<void> {
+  /** `endsRun`: nothing of this run follows the removal (a resource that left the site, in an up): it confirms. */
+  async delete(kind: ResourceKind, name: string, props: Props, endsRun = false): Promise<void> {
     const conn = this.connectionFor(props);
     // The stored script: it undoes what was applied, even if the renderer changed since.
     const script =
@@ -240,7 +241,7 @@ export class Lifecycle {
     }
     // On destroy GatewayHost goes last: its removal ends the run. A removal
     // after this process confirmed (the engine deletes last) confirms itself.
-    if (late || kind === "GatewayHost") await this.guard.confirm(conn);
+    if (late || endsRun || kind === "GatewayHost") await this.guard.confirm(conn);
   }
 
   async read<K extends ResourceKind>(kind: K, name: string, id: string, props: Props): Promise<provider.ReadResult> {

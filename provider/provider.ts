@@ -40,6 +40,10 @@ const isConfirmation = (urn: string) => ((urn.split("::")[2] ?? "").split("$").p
 export class MultiwanProvider implements provider.Provider {
   readonly version = PROVIDER_VERSION;
   private readonly lifecycle: Lifecycle;
+  /** Resources this run replaces: their delete is followed by a create, then the Confirmation. */
+  private readonly replacing = new Set<string>();
+  /** The Confirmation was deleted: this run is a destroy, whose GatewayHost removal confirms. */
+  private destroying = false;
 
   constructor(readonly pool: SshPool = new SshPool()) {
     this.lifecycle = new Lifecycle(pool);
@@ -72,7 +76,9 @@ export class MultiwanProvider implements provider.Provider {
       const detailedDiff: DiffResult["detailedDiff"] = changes ? { digest: { kind: "UPDATE", inputDiff: true } } : {};
       return { changes, replaces: [], diffs: changes ? ["digest"] : [], detailedDiff, deleteBeforeReplace: false };
     }
-    return diff(parseUrn(urn).kind, olds, news);
+    const result = diff(parseUrn(urn).kind, olds, news);
+    if (result.replaces.length > 0) this.replacing.add(urn);
+    return result;
   }
 
   /** `preview`: what the engine shows before an up; the gateway is never contacted for it. */
@@ -97,9 +103,15 @@ export class MultiwanProvider implements provider.Provider {
   }
 
   async delete(_id: string, urn: string, props: any): Promise<void> {
-    if (isConfirmation(urn)) return;
+    if (isConfirmation(urn)) {
+      this.destroying = true;
+      return;
+    }
     const { kind, name } = parseUrn(urn);
-    return this.lifecycle.delete(kind, name, props);
+    // In an up, a resource that left the site is deleted after everything
+    // else, the Confirmation included (which may not even have changed), so
+    // its removal confirms itself; a replacement's delete does not.
+    return this.lifecycle.delete(kind, name, props, !this.destroying && !this.replacing.has(urn));
   }
 
   async read(id: string, urn: string, props?: any): Promise<provider.ReadResult> {

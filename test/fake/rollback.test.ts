@@ -148,6 +148,49 @@ describe("a guarded run against a fake host", () => {
     );
   });
 
+  test("up whose only change is a removal (a resource left the site; the Confirmation did not change): the removal arms and confirms by itself", async () => {
+    let outs: Record<string, any> = {};
+    await withProvider(
+      60,
+      () => ({ code: 0 }),
+      async (p) => {
+        outs = (await p.create(MULTIPATH_URN, structuredClone(multipath.entry))).outs;
+      },
+    );
+    await withProvider(
+      60,
+      () => ({ code: 0 }),
+      async (p, fake) => {
+        await p.delete("x", MULTIPATH_URN, outs);
+        assert.equal(fake.scripts.length, 3, "arm, the removal, confirm");
+        assert.ok(isArm(fake.scripts[0]) && holds(fake.scripts[1]) && isConfirm(fake.scripts[2]));
+        assert.equal(fake.connections, 2, "confirmed over a new connection: the guard is not left to fire");
+      },
+    );
+  });
+
+  test("a replacement's delete does not confirm: its create and the Confirmation follow", async () => {
+    let outs: Record<string, any> = {};
+    await withProvider(
+      60,
+      () => ({ code: 0 }),
+      async (p) => {
+        outs = (await p.create(MULTIPATH_URN, structuredClone(multipath.entry))).outs;
+      },
+    );
+    await withProvider(
+      60,
+      () => ({ code: 0 }),
+      async (p, fake) => {
+        const moved = { ...structuredClone(multipath.entry), table: 201 };
+        assert.ok((await p.diff("x", MULTIPATH_URN, outs, moved)).replaces.length > 0, "a table change replaces");
+        await p.delete("x", MULTIPATH_URN, outs);
+        assert.equal(fake.connections, 1, "no confirmation yet");
+        assert.ok(!fake.scripts.some(isConfirm));
+      },
+    );
+  });
+
   test("every change of the box gets a fresh applied token (the Confirmation digests them); a change of how to reach it keeps it", async () => {
     await withProvider(
       60,
