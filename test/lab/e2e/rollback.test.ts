@@ -16,7 +16,10 @@
 // forward whose network the change pins to the other uplink, does not cut
 // the path with this design (the source rule and the connection mark answer
 // through the modem the request came in): its test shows the run confirming
-// over that path instead.
+// over that path. The same path is then cut by a realistic site change: a
+// port forward of isp1's port 22 to a LAN host ("SFTP to the NAS"), which
+// takes every new SSH connection to the gateway's isp1 address away from
+// its sshd.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type GatewaySnapshot, TOPOLOGY } from "../../../lab/lab";
@@ -72,18 +75,26 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
    * copy gives isp2 weight w (the change is applied), runs `then`. Resolves
    * with the time it ran.
    */
-  async function rightAfterChange(w: number, then: string): Promise<number> {
+  const rightAfterChange = (w: number, then: string) => whenOnBox(`grep -q 'dev eth2 weight ${w}' ${MULTIPATH_COPY} 2>/dev/null`, then);
+  /** Resolves with the time `test` first holds on the box (polled every 10 ms, in the gateway's namespaces), right after running `then` there. */
+  async function whenOnBox(test: string, then = "true"): Promise<number> {
     const r = await s.lab.exec(
       "gw",
-      [
-        "sh",
-        "-c",
-        `i=0; until grep -q 'dev eth2 weight ${w}' ${MULTIPATH_COPY} 2>/dev/null; do i=$((i + 1)); [ $i -lt 9000 ] || exit 9; sleep 0.01; done; ${then}`,
-      ],
-      { timeoutMs: 120_000 },
+      ["sh", "-c", `i=0; until ${test}; do i=$((i + 1)); [ $i -lt 9000 ] || exit 9; sleep 0.01; done; ${then}`],
+      {
+        timeoutMs: 120_000,
+      },
     );
     assert.equal(r.code, 0, `the watcher: ${r.stderr}`);
     return Date.now();
+  }
+  /** The time the guard was gone, polled until afterSeconds + 5 s after the change; 0 if it never went. */
+  async function rolledBack(changedAt: number): Promise<number> {
+    while (Date.now() - changedAt < (AFTER_SECONDS + 5) * 1000) {
+      if ((await guardLeft()) === "") return Date.now();
+      await sleep(200);
+    }
+    return 0;
   }
   before(async () => {
     s = await openLabStack("nftables");
@@ -109,7 +120,7 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
   });
 
-  test("the issue's example through a modem's port forward: pinning the management network to the other uplink does not cut the path here, and the run confirms over it", async () => {
+  test("the issue's example through a modem's port forward: pinning the management network to the other uplink does not cut the path, and the run confirms over it; forwarding isp1's port 22 to a LAN host does, and rolls back", async () => {
     // The management path as a small office has it: from the internet
     // (198.51.100.92, pinned to isp1 in the lab's site) to modem 1's WAN
     // port 2222, which forwards to the gateway's isp1 address, port 22.
@@ -160,10 +171,39 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
         ipv4Routes(await s.lab.snapshot()).includes(`${client} via ${T.gw.uplinks[1].gateway} dev eth2`),
         "the pinned route moved to isp2",
       );
+
+      // The change that does cut it: isp1's port 22 forwarded to a LAN host
+      // (nothing listens there). The provider's pooled connection is
+      // established and goes on; the confirmation's new one is forwarded to
+      // the LAN host and refused, so the box rolls back.
+      const before = owned(await s.lab.snapshot());
+      const lanHost = T.lanClient.address.split("/")[0];
+      s.editSite((site) => {
+        site.portForwards = [{ uplink: "isp1", protocol: "tcp", port: 22, to: `${lanHost}:22` }];
+      });
+      const forwardCopy = "/etc/multiwan/apply.d/65-portforwards-isp1.sh";
+      const landed = whenOnBox(`test -e ${forwardCopy}`);
+      const cutting = await s.pulumi("up", "--yes", "--skip-preview");
+      const changedAt = await landed;
+      assert.notEqual(cutting.code, 0, describeRun(cutting));
+      assert.match(cutting.output, /could not confirm it/, describeRun(cutting));
+      assert.match(cutting.output, /The box rolls itself back at \d\d:\d\d:\d\d UTC/);
+      const rolledBackAt = await rolledBack(changedAt);
+      assert.ok(rolledBackAt > 0, `rolled back within ${AFTER_SECONDS + 5} s of the change`);
+      assert.deepEqual(owned(await s.lab.snapshot()), before, "exactly as before the run: no port forward");
+      // The user's fix: the forward out of the site, refresh, up; over the same port forward.
+      s.editSite((site) => {
+        site.portForwards = [];
+      });
+      assertSuccess(await s.pulumi("refresh", "--yes", "--skip-preview"));
+      assertSuccess(await s.pulumi("up", "--yes", "--skip-preview"));
+      assert.deepEqual(owned(await s.lab.snapshot()), before, "converged, as before the cutting run");
+      assert.equal(await guardLeft(), "");
     } finally {
       s.editSite((site) => {
         site.host.port = labPort;
         site.pinnedRoutes[1].uplink = "isp1";
+        site.portForwards = [];
       });
       for (const p of procs) p.kill("SIGKILL");
       await s.lab.exec(
@@ -194,14 +234,7 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
         .filter((l) => /multiwan:|rolls itself back|What to do next/.test(l))
         .join("\n")}`,
     );
-    let rolledBackAt = 0;
-    while (Date.now() - changedAt < (AFTER_SECONDS + 5) * 1000) {
-      if ((await guardLeft()) === "") {
-        rolledBackAt = Date.now();
-        break;
-      }
-      await sleep(200);
-    }
+    const rolledBackAt = await rolledBack(changedAt);
     assert.ok(rolledBackAt > 0, `rolled back within ${AFTER_SECONDS + 5} s of the change`);
     await gw(UNCUT);
     assert.deepEqual(owned(await s.lab.snapshot()), before, "exactly as before the run");
@@ -224,13 +257,7 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     try {
       const changedAt = await frozen;
       failed = await up;
-      while (Date.now() - changedAt < (AFTER_SECONDS + 5) * 1000) {
-        if ((await guardLeft()) === "") {
-          rolledBackAt = Date.now();
-          break;
-        }
-        await sleep(200);
-      }
+      rolledBackAt = await rolledBack(changedAt);
     } finally {
       process.kill(s.lab.sshdPid, "SIGCONT");
     }
