@@ -28,6 +28,16 @@ function hostState(): string {
   ].join("\n---\n");
 }
 
+/** Per resource, the kernel-state lines that went missing or appeared between two records. */
+function driftBetween(before: Map<string, string[]>, after: Map<string, string[]>) {
+  return [...before].flatMap(([name, lines]) => {
+    const now = after.get(name) ?? [];
+    const missing = lines.filter((l) => !now.includes(l));
+    const added = now.filter((l) => !lines.includes(l));
+    return missing.length || added.length ? [{ name, missing, added }] : [];
+  });
+}
+
 const withoutCounters = (text: string) => text.replace(/counter packets \d+ bytes \d+ /g, "");
 
 const ourRoutes = (snap: GatewaySnapshot) =>
@@ -55,6 +65,16 @@ for (const backend of ["nftables", "iptables"] as const) {
       doc.config["multiwan:site"].uplinks[0].weight = isp1;
       doc.config["multiwan:site"].uplinks[1].weight = isp2;
       fs.writeFileSync(configFile, stringify(doc));
+    };
+
+    /** Each resource's kernel state as the stack records it (name -> lines). */
+    const kernelStates = async (): Promise<Map<string, string[]>> => {
+      const exported = JSON.parse(assertSuccess(await pulumi("stack", "export")).stdout);
+      return new Map(
+        exported.deployment.resources
+          .filter((r: any) => Array.isArray(r.outputs?.kernelState))
+          .map((r: any) => [String(r.urn).split("::").pop(), r.outputs.kernelState as string[]]),
+      );
     };
 
     before(async () => {
@@ -156,6 +176,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     });
 
     test("d. inbound connections through each modem are answered through that modem; the policy and mark rules make it so", async () => {
+      const deployedStates = await kernelStates();
       // The clients are pinned to the OTHER uplink, so only the source rule
       // (or the connection's mark) sends the reply back the way the request came.
       assert.ok(await lab.inbound(1, PINNED_ISP2), "modem 1 -> gateway answered");
@@ -173,6 +194,20 @@ for (const backend of ["nftables", "iptables"] as const) {
         // the 4 rules, and the run's Confirmation, whose digest changes with
         // their new applied tokens (a repair changes the box, so it confirms).
         assertSuccess(await pulumi("refresh", "--yes"));
+        // Refresh found exactly the four deleted rules missing, in the
+        // resources that own them, and nothing else.
+        const drift = driftBetween(deployedStates, await kernelStates());
+        const deleted = ["1001", "1002", "30001", "30002"].map((pref) => `rule ${pref}:`);
+        assert.deepEqual(
+          drift.flatMap((d) => d.added),
+          [],
+          "refresh found nothing new",
+        );
+        assert.deepEqual(
+          drift.flatMap((d) => d.missing.map((l) => deleted.find((r) => l.startsWith(r)) ?? l)).sort(),
+          [...deleted].sort(),
+          `the drift refresh found: ${JSON.stringify(drift)}`,
+        );
         const repair = assertSuccess(await pulumi("up", "--yes"));
         assert.match(repair.output, /~ 5 updated/, describeRun(repair));
       }
