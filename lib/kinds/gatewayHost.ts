@@ -194,6 +194,7 @@ export const gatewayHost: Kind<GatewayHostEntry> = {
   replaceOn: [],
   bootOrder: BOOT_ORDER,
   title: () => "GatewayHost",
+  owns: () => [],
   apply,
   remove,
   read: (entry) => [
