@@ -71,7 +71,7 @@ export function guardSteps(claims: readonly Claim[]): string[] {
           return `mw_rule_ours ${c.priority} ${c.protocol}`;
         case "nft":
           return `mw_nft_ours ${sh(c.name)}`;
-        case "chain":
+        default:
           return `mw_chain_ours ${c.table} ${sh(c.chain)}`;
       }
     }),
@@ -90,7 +90,7 @@ export function ownershipFacts(owned: readonly Claim[]): string[] {
         return `fact ${factName(c)} ip -j -N rule show pref ${c.priority}`;
       case "nft":
         return `if mw_nft_foreign ${sh(c.name)}; then fact ${factName(c)} nft -j list table ip ${sh(c.name)}; fi`;
-      case "chain":
+      default:
         return `if mw_chain_foreign ${c.table} ${sh(c.chain)}; then fact ${factName(c)} iptables -t ${c.table} -S ${sh(c.chain)}; fi`;
     }
   });
