@@ -104,6 +104,13 @@ for (const backend of ["nftables", "iptables"] as const) {
       const rules = await gw("ip rule");
       assert.match(rules, /^1011:\s+from 192\.168\.1\.1 lookup (111|isp1) proto 77/m, rules);
       assert.match(await gw("ip route show table 210"), / proto 77/);
+      // An update runs the preflight again: our own tables, chains, routes and rules are not clashes.
+      s.editSite((site) => {
+        site.uplinks[0].weight = 1;
+      });
+      const again = assertSuccess(await s.pulumi("up", "--yes"));
+      assert.match(again.output, /1 updated/, describeRun(again));
+      assert.deepEqual(await checks(cases), seen, "the update left them alone");
       assertSuccess(await s.pulumi("destroy", "--yes"));
       s.deployed = false;
       assert.deepEqual(await checks(cases), seen, "destroy left them alone, byte for byte");
