@@ -64,7 +64,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     });
 
     for (const c of cases) {
-      test(`${c.name}: up refuses, naming it and ${c.field}, and changes nothing`, async () => {
+      test(`${c.name}: up refuses, naming it and ${c.field}, and changes nothing`, async (t) => {
         await gw(c.inject);
         try {
           const before = await s.lab.snapshot();
@@ -72,6 +72,8 @@ for (const backend of ["nftables", "iptables"] as const) {
           assert.notEqual(up.code, 0, describeRun(up));
           assert.ok(refusalNames(c, up.output), `the refusal names the object, its content and ${c.field}:\n${describeRun(up)}`);
           assert.match(up.output, /failed; nothing was changed/);
+          // What the user reads, in the test's report.
+          for (const line of up.output.split("\n").filter((l) => /nothing was changed|^\s+- /.test(l))) t.diagnostic(line.trim());
           assertSame(await s.lab.snapshot(), before, "after the refused up");
         } finally {
           await gw(c.remove);
