@@ -3,6 +3,7 @@
 // Wiring only: planning and rendering happen in lib/, applying in provider/.
 import * as pulumi from "@pulumi/pulumi";
 import { type Preflight, planSite, trafficShares } from "../lib/plan";
+import { formatOwned } from "../lib/ownership";
 import type { ResourceKind } from "../lib/render";
 import { planResources } from "../lib/resources";
 import type { Site } from "../lib/schema";
@@ -41,7 +42,8 @@ export class GatewayProvider extends pulumi.ProviderResource {
       // Only when set: the provider's default (120 s) keeps the preview short.
       ...(site.host.commandTimeoutSeconds === undefined ? {} : { commandTimeoutSeconds: site.host.commandTimeoutSeconds }),
       privateKey: privateKey === undefined ? undefined : pulumi.secret(privateKey),
-      preflight,
+      // The owned objects as one line: a preview shows them once, briefly.
+      preflight: { ...preflight, owned: formatOwned(preflight.owned) },
     };
     super("multiwan", name, props, opts);
   }

@@ -153,3 +153,64 @@ export function ownershipClashes(owned: readonly Owned[], facts: Facts): string[
     return foreign ? [clashMessage(o, content)] : [];
   });
 }
+
+/**
+ * The site's owned objects as one line of text, as the gateway's provider
+ * holds them in its configuration: a preview shows them in one line, not 100
+ * (the first preview of a site fits 250 lines). One object per "; ":
+ *   table 101 proto 77 [isp1's routing table | uplinks[0].table or routing.tableBase]
+ *   priority 1001 proto 77 [... | ...]; nft multiwan-forward [...]; chain filter MW-FORWARD [...]
+ */
+export function formatOwned(owned: readonly Owned[]): string {
+  return owned
+    .map((o) => {
+      const what =
+        o.object === "routes"
+          ? `table ${o.table} proto ${o.protocol}`
+          : o.object === "rule"
+            ? `priority ${o.priority} proto ${o.protocol}`
+            : o.object === "nft"
+              ? `nft ${o.name}`
+              : `chain ${o.table} ${o.chain}`;
+      return `${what} [${o.owner} | ${o.field}]`;
+    })
+    .join("; ");
+}
+
+const OWNED_ITEM =
+  /^(?:table (?<table>\d+) proto (?<tproto>\d+)|priority (?<priority>\d+) proto (?<pproto>\d+)|nft (?<nft>\S+)|chain (?<ctable>\S+) (?<chain>\S+)) \[(?<owner>[^[\]|;]+) \| (?<field>[^|;]+)\]$/;
+
+/** formatOwned's text back into objects; undefined when any item does not read. */
+export function parseOwned(text: string): Owned[] | undefined {
+  if (text.trim() === "") return [];
+  const out: Owned[] = [];
+  for (const item of text.split("; ")) {
+    const g = OWNED_ITEM.exec(item.trim())?.groups;
+    if (!g) return undefined;
+    const tag = { owner: g.owner.trim(), field: g.field.trim() };
+    const claim = g.table
+      ? { object: "routes", table: Number(g.table), protocol: Number(g.tproto) }
+      : g.priority
+        ? { object: "rule", priority: Number(g.priority), protocol: Number(g.pproto) }
+        : g.nft
+          ? { object: "nft", name: g.nft }
+          : { object: "chain", table: g.ctable, chain: g.chain };
+    const parsed = ownedSchema.safeParse({ ...claim, ...tag });
+    if (!parsed.success) return undefined;
+    out.push(parsed.data);
+  }
+  return out;
+}
+
+/** The provider configuration's field: the text form (or, as the planner gives it, the objects themselves). */
+export const ownedField = z.union([
+  z.array(ownedSchema),
+  z.string().transform((text, ctx) => {
+    const owned = parseOwned(text);
+    if (owned === undefined) {
+      ctx.addIssue({ code: "custom", message: "must be objects as formatOwned writes them: table T proto P [owner | field]; ..." });
+      return z.NEVER;
+    }
+    return owned;
+  }),
+]);

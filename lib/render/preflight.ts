@@ -5,7 +5,7 @@
 // the facts of those objects, which the provider reads for clashes.
 import { z } from "zod";
 import { interfaceAddress, interfaceName, natBackend } from "../kinds/fields";
-import { ownedSchema, ownershipFacts } from "../ownership";
+import { ownedField, ownershipFacts } from "../ownership";
 import { LEASE, isLease } from "./lease";
 import { script, sh } from "./shell";
 
@@ -16,7 +16,7 @@ export const preflightSchema = z.strictObject({
   /** The site has a healthCheck: the monitor needs iputils ping (busybox's has no -O) and mkfifo. */
   healthCheck: z.boolean().default(false),
   /** Every route table, rule priority, nft table and iptables chain the site would own, with the field that moves it. */
-  owned: z.array(ownedSchema).default([]),
+  owned: ownedField.default([]),
 });
 /** Checked read-only before the first change of a run. */
 export type Preflight = z.infer<typeof preflightSchema>;

@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import program, { MultiWanGateway } from "../../index";
 import { planResources } from "../../lib/resources";
+import { formatOwned } from "../../lib/ownership";
+import { preflightSchema } from "../../lib/render/preflight";
 import { planSite } from "../../lib/plan";
 import type { Site } from "../../lib/schema";
 import { parseSiteOrThrow } from "../../lib/validate";
@@ -149,7 +151,10 @@ function assertGraph(session: Session, gateway: string, site: Site) {
   assert.equal(config.port, site.host.port);
   assert.equal(config.user, site.host.user);
   assert.equal(config.hostKey, site.host.hostKey);
-  assert.deepEqual(config.preflight, planSite(site).preflight);
+  // The owned objects travel as one line of text, and read back as the plan's.
+  const plan = planSite(site).preflight;
+  assert.deepEqual(config.preflight, { ...plan, owned: formatOwned(plan.owned) });
+  assert.deepEqual(preflightSchema.parse(config.preflight), plan);
   const expected = expectedChildren(gateway, site);
   const children = session.children().filter((c) => c.parent === component.urn);
   // The monitor sees them in the order their dependencies resolve, not in program order.

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { parseFacts } from "../../lib/facts/sections";
-import { type Owned, guardSteps, ownershipClashes, ownershipFacts } from "../../lib/ownership";
+import { type Owned, formatOwned, guardSteps, ownershipClashes, ownershipFacts, parseOwned } from "../../lib/ownership";
+import { preflightSchema } from "../../lib/render/preflight";
 import { KINDS, PRELUDE, kindOf, renderScripts, renderSourced } from "../../lib/render";
 import { renderPreflight } from "../../lib/render/preflight";
 import { preflightFindings } from "../../provider/preflight";
@@ -163,5 +164,37 @@ describe("the preflight script and the apply guards", () => {
         }
       }
     }
+  });
+});
+
+describe("the owned objects in the provider's configuration", () => {
+  test("one line of text that reads back as the plan's objects, for both backends and the office's three uplinks", () => {
+    for (const [stack, backend] of [
+      ["home", "nftables"],
+      ["home", "iptables"],
+      ["office", "nftables"],
+    ] as const) {
+      const owned = stackPlan(stack, backend).preflight.owned;
+      const text = formatOwned(owned);
+      assert.ok(!text.includes("\n"), "one line");
+      assert.deepEqual(parseOwned(text), owned, `${stack}/${backend}`);
+      assert.deepEqual(preflightSchema.parse({ ...stackPlan(stack, backend).preflight, owned: text }).owned, owned);
+    }
+    assert.match(
+      formatOwned(stackPlan("home").preflight.owned),
+      /^table 101 proto 77 \[isp1's routing table \| uplinks\[0\]\.table or routing\.tableBase\]; table 102 /,
+    );
+  });
+  test("text that does not read is refused at its field, and none is the empty list", () => {
+    const base = stackPlan("home").preflight;
+    const bad = preflightSchema.safeParse({ ...base, owned: "table 101 [no protocol | uplinks[0].table]" });
+    assert.equal(bad.success, false);
+    assert.deepEqual(
+      bad.error?.issues.map((i) => i.path.join(".")),
+      ["owned"],
+    );
+    assert.deepEqual(preflightSchema.parse({ ...base, owned: "" }).owned, []);
+    const { owned: _o, ...legacy } = base;
+    assert.deepEqual(preflightSchema.parse(legacy).owned, [], "a preflight of before (a legacy resource's) owns nothing to check");
   });
 });
