@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { type Preflight, planSite, trafficShares } from "../lib/plan";
+import { formatOwned } from "../lib/ownership";
 import type { ResourceKind } from "../lib/render";
 import { preflightConfig } from "../lib/render/preflight";
 import { planResources } from "../lib/resources";
@@ -50,6 +51,7 @@ export class GatewayProvider extends pulumi.ProviderResource {
       // Only when set: the provider's default (120 s) keeps the preview short.
       ...(site.host.commandTimeoutSeconds === undefined ? {} : { commandTimeoutSeconds: site.host.commandTimeoutSeconds }),
       privateKey: privateKey === undefined ? undefined : pulumi.secret(privateKey),
+      // Each interface and the owned objects one line each, so a preview shows them briefly.
       preflight: preflightConfig(preflight),
       // Flat, so a preview shows it in one line (site: rollback.afterSeconds).
       rollbackAfterSeconds,

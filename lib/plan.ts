@@ -17,6 +17,8 @@ import type {
   RoutingTableEntry,
 } from "./kinds";
 import type { Preflight } from "./render/preflight";
+import { type Kind, kindOf } from "./kinds";
+import { type Claim, type Owned, uniqueClaims } from "./ownership";
 import { LEASE } from "./render/lease";
 import { type Site, isDhcp, markPriority, parseForwardTarget, uplinkMark, uplinkPriority, uplinkTable } from "./schema";
 
@@ -153,8 +155,137 @@ export function planSite(site: Site): Plan {
     { name: site.lan.interface, address: site.lan.address },
     ...uplinks.map((u) => ({ name: u.interface, address: u.address })),
   ];
+  const marks = uplinks.map(
+    (u): ConnectionMarkEntry => ({
+      uplink: u.name,
+      interface: u.interface,
+      mark: u.mark,
+      mask: site.routing.markMask,
+      table: u.tableId,
+      priority: u.markPriority,
+      protocol,
+      backend,
+    }),
+  );
+  const masquerade = uplinks.map((u): MasqueradeEntry => ({ uplink: u.name, interface: u.interface, backend }));
+  const forward: ForwardEntry = {
+    lanInterface: site.lan.interface,
+    uplinkInterfaces: uplinks.map((u) => u.interface),
+    backend,
+  };
+  const portForwards = uplinks
+    .filter((u) => u.prefix)
+    .map(
+      (u): PortForwardsEntry => ({
+        uplink: u.name,
+        interface: u.interface,
+        address: formatIPv4(u.prefix!.address),
+        lanInterface: site.lan.interface,
+        backend,
+        forwards: site.portForwards
+          .filter((f) => f.uplink === u.name)
+          .map((f) => {
+            const to = parseForwardTarget(f.to)!;
+            return { protocol: f.protocol, port: f.port, toAddress: to.address, toPort: to.port ?? f.port };
+          }),
+      }),
+    )
+    .filter((p) => p.forwards.length > 0);
+  const rules = uplinks.map(
+    (u): PolicyRuleEntry => ({
+      uplink: u.name,
+      priority: u.priority,
+      from: u.prefix ? formatIPv4(u.prefix.address) : LEASE,
+      table: u.tableId,
+      protocol,
+      ...(u.dhcp ? { interface: u.interface } : {}),
+    }),
+  );
+  const multipath: MultipathEntry = {
+    table: site.routing.table,
+    protocol,
+    mainPriority: site.routing.mainPriority,
+    multipathPriority: site.routing.multipathPriority,
+    nexthops: uplinks.map((u) => ({ uplink: u.name, via: u.via, dev: u.interface, weight: u.weight, ...(u.dhcp ? { dhcp: true } : {}) })),
+  };
+
+  // Everything the site would own, whose it is and the field that moves multiwan off it (issue 15).
+  const nat = backend === "nftables" ? "table" : "chain";
+  const index = (name: string) => uplinks.findIndex((u) => u.name === name);
+  const defaulted = (explicit: unknown, field: string, base: string) => (explicit === undefined ? `${field} or ${base}` : field);
+  const tagged = (claims: Claim[], owner: string, field: string): Owned[] => claims.map((c) => ({ ...c, owner, field }));
+  const natOwner = (what: string, uplink: string) => {
+    const i = index(uplink);
+    return { owner: `${uplink}'s ${what}`, field: `uplinks[${i}].name or nat.backend` };
+  };
+  const natClaims = <E>(kind: Kind<E>, entries: E[], what: string, uplinkOf: (e: E) => string): Owned[] =>
+    entries.flatMap((e) => {
+      const { owner, field } = natOwner(what, uplinkOf(e));
+      return tagged(
+        kind.owns(e).filter((c) => c.object === "nft" || c.object === "chain"),
+        owner,
+        field,
+      );
+    });
+  const owned: Owned[] = uniqueClaims(
+    [
+      ...tables.map((t) =>
+        tagged(
+          kindOf("RoutingTable").owns(t),
+          `${t.uplink}'s routing table`,
+          defaulted(site.uplinks[index(t.uplink)].table, `uplinks[${index(t.uplink)}].table`, "routing.tableBase"),
+        ),
+      ),
+      tagged(
+        kindOf("MultipathDefaultRoute")
+          .owns(multipath)
+          .filter((c) => c.object === "routes"),
+        "the multipath table (the weighted default and the pinned routes)",
+        "routing.table",
+      ),
+      ...rules.map((r) =>
+        tagged(
+          kindOf("PolicyRule").owns(r),
+          `${r.uplink}'s rule for replies from its address`,
+          defaulted(site.uplinks[index(r.uplink)].priority, `uplinks[${index(r.uplink)}].priority`, "routing.priorityBase"),
+        ),
+      ),
+      ...marks.map((m) =>
+        tagged(
+          kindOf("ConnectionMark")
+            .owns(m)
+            .filter((c) => c.object === "rule"),
+          `${m.uplink}'s connection-mark rule`,
+          site.routing.markPriorityBase === undefined ? "routing.markPriorityBase or routing.mainPriority" : "routing.markPriorityBase",
+        ),
+      ),
+      [
+        {
+          object: "rule",
+          priority: multipath.mainPriority,
+          protocol,
+          owner: "the rule that lets main answer first",
+          field: "routing.mainPriority",
+        },
+      ],
+      [
+        {
+          object: "rule",
+          priority: multipath.multipathPriority,
+          protocol,
+          owner: "the rule to the multipath table",
+          field: "routing.multipathPriority",
+        },
+      ],
+      natClaims(kindOf("ConnectionMark"), marks, `connection-mark ${nat}`, (m) => m.uplink),
+      natClaims(kindOf("Masquerade"), masquerade, `masquerade ${nat}`, (m) => m.uplink),
+      natClaims(kindOf("PortForwards"), portForwards, `port-forward ${nat}`, (p) => p.uplink),
+      tagged(kindOf("Forward").owns(forward), `the forwarding ${nat} (nat.backend ${backend})`, "nat.backend"),
+    ].flat() as Owned[],
+  );
+
   return {
-    preflight: { interfaces, natBackend: backend, healthCheck: health !== undefined },
+    preflight: { interfaces, natBackend: backend, healthCheck: health !== undefined, owned },
     rollback: { afterSeconds: site.rollback.afterSeconds },
     host: {
       protocol,
@@ -175,54 +306,13 @@ export function planSite(site: Site): Plan {
       ]),
     },
     tables,
-    rules: uplinks.map((u) => ({
-      uplink: u.name,
-      priority: u.priority,
-      from: u.prefix ? formatIPv4(u.prefix.address) : LEASE,
-      table: u.tableId,
-      protocol,
-      ...(u.dhcp ? { interface: u.interface } : {}),
-    })),
-    multipath: {
-      table: site.routing.table,
-      protocol,
-      mainPriority: site.routing.mainPriority,
-      multipathPriority: site.routing.multipathPriority,
-      nexthops: uplinks.map((u) => ({ uplink: u.name, via: u.via, dev: u.interface, weight: u.weight, ...(u.dhcp ? { dhcp: true } : {}) })),
-    },
+    rules,
+    multipath,
     pinned,
-    marks: uplinks.map((u) => ({
-      uplink: u.name,
-      interface: u.interface,
-      mark: u.mark,
-      mask: site.routing.markMask,
-      table: u.tableId,
-      priority: u.markPriority,
-      protocol,
-      backend,
-    })),
-    masquerade: uplinks.map((u) => ({ uplink: u.name, interface: u.interface, backend })),
-    forward: {
-      lanInterface: site.lan.interface,
-      uplinkInterfaces: uplinks.map((u) => u.interface),
-      backend,
-    },
-    portForwards: uplinks
-      .filter((u) => u.prefix)
-      .map((u) => ({
-        uplink: u.name,
-        interface: u.interface,
-        address: formatIPv4(u.prefix!.address),
-        lanInterface: site.lan.interface,
-        backend,
-        forwards: site.portForwards
-          .filter((f) => f.uplink === u.name)
-          .map((f) => {
-            const to = parseForwardTarget(f.to)!;
-            return { protocol: f.protocol, port: f.port, toAddress: to.address, toPort: to.port ?? f.port };
-          }),
-      }))
-      .filter((p) => p.forwards.length > 0),
+    marks,
+    masquerade,
+    forward,
+    portForwards,
     ...(health ? { health } : {}),
     ...(uplinks.some((u) => u.dhcp)
       ? {

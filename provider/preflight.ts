@@ -2,6 +2,8 @@
 // process, before the first change. Every resource awaits the same promise,
 // so when it fails nothing is applied and the reason is reported once.
 import type { Preflight } from "../lib/plan";
+import { parseFacts } from "../lib/facts/sections";
+import { ownershipClashes } from "../lib/ownership";
 import { renderPreflight } from "../lib/render/preflight";
 import { describeTarget } from "./connection";
 import type { Connection, SshPool } from "./ssh";
@@ -56,15 +58,29 @@ export class PreflightGate {
   }
 
   private async run(conn: Connection, preflight: Preflight, then: string[]): Promise<void> {
+    // The guard's lines run in the same round trip, only when the preflight
+    // passed (exit 0); a clash found in its facts is then disarmed below.
     const script = then.length
       ? ["sh -s <<'MULTIWAN_PREFLIGHT' || exit 1", renderPreflight(preflight).trimEnd(), "MULTIWAN_PREFLIGHT", ...then, ""].join("\n")
       : renderPreflight(preflight);
     const result = await this.pool.run(conn, script, { step: "preflight" });
-    if (result.code === 0) return;
-    const problems = result.stdout.trim().split("\n").filter(Boolean);
-    const detail = problems.length
-      ? problems.map((p) => `  - ${p}`).join("\n")
-      : `  ${result.stderr.trim().split("\n").slice(-5).join("\n  ")}`;
+    const { problems, clashes } = preflightFindings(preflight, result.stdout);
+    if (result.code === 0 && clashes.length === 0) return;
+    const found = [...problems, ...clashes];
+    const detail = found.length ? found.map((p) => `  - ${p}`).join("\n") : `  ${result.stderr.trim().split("\n").slice(-5).join("\n  ")}`;
     throw new PreflightError(`preflight check of ${describeTarget(conn)} failed; nothing was changed:\n${detail}`);
   }
+}
+
+/**
+ * The preflight's output: its problem lines (tools, interfaces), then the
+ * facts of every object the site would own, read here for clashes with
+ * what is not ours (lib/ownership.ts).
+ */
+export function preflightFindings(preflight: Preflight, stdout: string): { problems: string[]; clashes: string[] } {
+  const lines = stdout.split("\n");
+  const firstFact = lines.findIndex((l) => l.startsWith("@@ "));
+  const problems = (firstFact < 0 ? lines : lines.slice(0, firstFact)).map((l) => l.trim()).filter(Boolean);
+  const clashes = ownershipClashes(preflight.owned ?? [], parseFacts(stdout));
+  return { problems, clashes };
 }

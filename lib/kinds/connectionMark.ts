@@ -98,6 +98,7 @@ export const connectionMark: Kind<ConnectionMarkEntry> = {
   replaceOn: ["priority", "backend", "mark", "mask", "uplink"],
   bootOrder: 35,
   title: (e) => `ConnectionMark ${e.uplink} (${hex(e.mark)}/${hex(e.mask)}, ${e.backend})`,
+  owns: (e) => [...marking(e).owns(e), { object: "rule", priority: e.priority, protocol: e.protocol }],
   apply: (e) => [
     ...marking(e).apply(e),
     "",

@@ -206,6 +206,7 @@ export const gatewayHost: Kind<GatewayHostEntry> = {
   replaceOn: [],
   bootOrder: BOOT_ORDER,
   title: () => "GatewayHost",
+  owns: () => [],
   apply,
   remove,
   read: (entry) => [

@@ -135,6 +135,8 @@ export const healthMonitor: Kind<HealthMonitorEntry> = {
   replaceOn: [],
   // After everything it adjusts: the multipath route and the pinned routes.
   bootOrder: 80,
+  // It changes only the default route of the multipath table, MultipathDefaultRoute's claim.
+  owns: () => [],
   title: (e) =>
     `HealthMonitor (${e.uplinks.length} uplinks, ${e.uplinks.reduce((s, u) => s + u.targets.length, 0)} probes every ${e.intervalMs} ms)`,
   apply,

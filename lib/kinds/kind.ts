@@ -4,6 +4,7 @@
 // kernel state it expects and the parser that reads that state back.
 import type { z } from "zod";
 import type { Facts } from "../facts/sections";
+import type { Claim } from "../ownership";
 
 export interface Kind<E> {
   /** The entry: the resource's inputs besides the connection and preflight. */
@@ -18,6 +19,12 @@ export interface Kind<E> {
   bootOrder: number;
   /** "RoutingTable isp1 (table 101)": the scripts' title. */
   title(entry: E): string;
+  /**
+   * What the apply changes and must be ours first (routes of a table, a rule
+   * priority, an nft table, an iptables chain): checked before anything is
+   * recorded or changed, so a foreign object stops the apply (issue 15).
+   */
+  owns(entry: E): Claim[];
   /** Steps that converge the host to the entry from any starting state. */
   apply(entry: E): string[];
   /** Steps that delete only what carries our mark; idempotent. */

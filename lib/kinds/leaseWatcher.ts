@@ -93,6 +93,8 @@ export const leaseWatcher: Kind<LeaseWatcherEntry> = {
   replaceOn: [],
   // After everything it re-applies.
   bootOrder: 85,
+  // The routes and rules it re-applies are those of the boot copies (RoutingTable, PolicyRule, ...).
+  owns: () => [],
   title: (e) => `LeaseWatcher (${e.uplinks.map((u) => `${u.name} on ${u.interface}`).join(", ")})`,
   apply,
   remove,

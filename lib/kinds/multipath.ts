@@ -100,6 +100,11 @@ export const multipath: Kind<MultipathEntry> = {
   replaceOn: ["table", "mainPriority", "multipathPriority"],
   bootOrder: 40,
   title: (e) => `MultipathDefaultRoute (table ${e.table})`,
+  owns: (e) => [
+    { object: "routes", table: e.table, protocol: e.protocol },
+    { object: "rule", priority: e.mainPriority, protocol: e.protocol },
+    { object: "rule", priority: e.multipathPriority, protocol: e.protocol },
+  ],
   apply: (e) => [
     `step "check interfaces"`,
     ...e.nexthops.map((n) => `need_interface ${sh(n.dev)}`),

@@ -9,7 +9,7 @@ import { sh } from "../render/shell";
 import type { Kind } from "./kind";
 
 /** The scripts and state of one kind: everything but its identity. */
-export type Body<E> = Pick<Kind<E>, "apply" | "remove" | "read" | "expected" | "parse">;
+export type Body<E> = Pick<Kind<E>, "owns" | "apply" | "remove" | "read" | "expected" | "parse">;
 
 /** Named chain priorities as `nft -j` prints them (numbers). */
 const PRIORITIES = { mangle: -150, dstnat: -100, filter: 0, srcnat: 100 } as const;
@@ -52,6 +52,7 @@ function nftExpected(name: string, chains: NftChain[]): string[] {
 
 export function nftBody(name: string, chains: () => NftChain[]): Body<unknown> {
   return {
+    owns: () => [{ object: "nft", name }],
     apply() {
       const table = nftTable(name, chains());
       return [
@@ -68,9 +69,11 @@ export function nftBody(name: string, chains: () => NftChain[]): Body<unknown> {
         `fi`,
       ];
     },
+    // One of the same name that our records do not name is someone else's: it stays.
     remove: () => [
       `step "remove nftables table ${name}"`,
-      `! nft list table ip ${name} >/dev/null 2>&1 || run nft delete table ip ${name}`,
+      `if mw_nft_foreign ${name}; then printf 'multiwan: kept nft table ip %s: not ours (no record of ours names it)\\n' ${name} >&2`,
+      `elif nft list table ip ${name} >/dev/null 2>&1; then run nft delete table ip ${name}; fi`,
     ],
     read: () => [`fact nft nft -j list table ip ${name}`],
     expected: () => nftExpected(name, chains()),
@@ -113,12 +116,16 @@ function applyChain({ table, hook, chain, rules }: IptablesChain): string[] {
 /** iptables: each chain of ours plus one jump to it from its built-in chain. */
 export function iptablesBody(spec: () => IptablesChain[]): Body<unknown> {
   return {
+    owns: () => spec().map(({ table, chain }) => ({ object: "chain" as const, table, chain })),
     apply: () => [`command -v iptables-restore >/dev/null || die "iptables is not installed"`, ...spec().flatMap(applyChain)],
     remove: () =>
       spec().flatMap(({ table, hook, chain }) => [
         `step "remove iptables chain ${chain} (${table})"`,
-        `while iptables -t ${table} -C ${hook} -j ${chain} 2>/dev/null; do run iptables -t ${table} -D ${hook} -j ${chain}; done`,
-        `if iptables -t ${table} -S ${chain} >/dev/null 2>&1; then run iptables -t ${table} -F ${chain}; run iptables -t ${table} -X ${chain}; fi`,
+        // A chain of our name that our records do not name is someone else's: it and the jumps to it stay.
+        `if mw_chain_foreign ${table} ${chain}; then printf 'multiwan: kept iptables chain %s (%s): not ours (no record of ours names it)\\n' ${chain} ${table} >&2; else`,
+        `  while iptables -t ${table} -C ${hook} -j ${chain} 2>/dev/null; do run iptables -t ${table} -D ${hook} -j ${chain}; done`,
+        `  if iptables -t ${table} -S ${chain} >/dev/null 2>&1; then run iptables -t ${table} -F ${chain}; run iptables -t ${table} -X ${chain}; fi`,
+        `fi`,
       ]),
     // iptables' text stays text: `-S` already prints canonical rule specs.
     read: () =>
@@ -144,6 +151,7 @@ export function iptablesBody(spec: () => IptablesChain[]): Body<unknown> {
 /** A kind's scripts and state from the body its entry chooses (by backend). */
 export function byBackend<E>(body: (entry: E) => Body<unknown>): Body<E> {
   return {
+    owns: (e) => body(e).owns(e),
     apply: (e) => body(e).apply(e),
     remove: (e) => body(e).remove(e),
     read: (e) => body(e).read(e),

@@ -66,6 +66,7 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
   replaceOn: ["table", "dev"],
   bootOrder: 50,
   title: (e) => `PinnedRoutes ${e.uplink} (${e.destinations.length} via ${e.via})`,
+  owns: (e) => [{ object: "routes", table: e.table, protocol: e.protocol }],
   apply(e) {
     if (e.dhcp) return applyLeased(e);
     const where = `table ${e.table} proto ${e.protocol}`;

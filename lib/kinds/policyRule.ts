@@ -29,6 +29,7 @@ export const policyRule: Kind<PolicyRuleEntry> = {
   replaceOn: ["priority", "table"],
   bootOrder: 30,
   title: (e) => `PolicyRule ${e.uplink} (priority ${e.priority})`,
+  owns: (e) => [{ object: "rule", priority: e.priority, protocol: e.protocol }],
   apply: (e) => {
     if (!isLease(e.from))
       return [`step "rule ${e.priority}: ${ruleSelector(e)}"`, `mw_rule ${e.priority} '${ruleSelector(e)}' ${e.protocol}`];

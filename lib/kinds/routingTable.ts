@@ -151,6 +151,7 @@ export const routingTable: Kind<RoutingTableEntry> = {
   replaceOn: ["table", "interface"],
   bootOrder: 20,
   title: (e) => `RoutingTable ${e.uplink} (table ${e.table})`,
+  owns: (e) => [{ object: "routes", table: e.table, protocol: e.protocol }],
   apply(e) {
     if (plannedRoutes(e).some(leased)) return applyLeased(e);
     const { table, protocol } = e;

@@ -6,18 +6,12 @@
 // ifupdown / networkd-dispatcher hooks that run them again when a link of
 // ours comes back up.
 import type { GatewayHostEntry } from "../plan";
-import { STATE_DIR } from "./paths";
+import { BOOT_DIR, STATE_DIR, UNDO_DIR } from "./paths";
 import { LEASE } from "./lease";
 import { bootRollbackLines } from "./rollback";
 import { sh } from "./shell";
 
-export const BOOT_DIR = `${STATE_DIR}/apply.d`;
-/**
- * Each resource's remove script, written before its apply changes anything:
- * the box's own record of what it carries, so GatewayHost's removal can
- * undo a resource that an interrupted run applied but never recorded.
- */
-export const UNDO_DIR = `${STATE_DIR}/remove.d`;
+export { BOOT_DIR, UNDO_DIR } from "./paths";
 export const BOOT_RUNNER = `${STATE_DIR}/boot.sh`;
 export const UNIT_NAME = "multiwan.service";
 export const UNIT_FILE = `/etc/systemd/system/${UNIT_NAME}`;

@@ -4,6 +4,7 @@
 import { type EntryByKind, type ResourceKind, kindOf } from "../kinds";
 import { canonical } from "../kinds/kind";
 import { factLines, parseFacts } from "../facts/sections";
+import { guardSteps } from "../ownership";
 import { bootCopyPath, forgetForBoot, keepForBoot, recordUndo, undoCopyPath } from "./boot";
 import { type Scripts, inlinePrelude, sourcedScript } from "./shell";
 
@@ -21,9 +22,13 @@ export function undoCopyOf<K extends ResourceKind>(kind: K, entry: EntryByKind[K
   return undoCopyPath(kindOf(kind).bootOrder, resourceKey(kind, entry));
 }
 
+/** The ownership guard and a blank line, or nothing for a kind that claims nothing. */
+const guarded = (guard: string[]) => (guard.length ? [...guard, ""] : []);
+
 /**
  * The scripts as the box keeps them: each sources /etc/multiwan/lib.sh.
- * The apply is the boot copy itself; remove is the undo record itself: it
+ * The apply is the boot copy itself, and first refuses what is not ours
+ * (a route another tool put in our table at boot stops it, not replaced); remove is the undo record itself: it
  * forgets the boot copy first, so a reboot halfway through a removal does
  * not bring back what is being removed, and its own record last, once all
  * is undone; read also reports whether the boot copy is there.
@@ -34,7 +39,7 @@ export function renderSourced<K extends ResourceKind>(kind: K, entry: EntryByKin
   const copy = bootCopyOf(kind, entry);
   const undo = undoCopyOf(kind, entry);
   return {
-    apply: sourcedScript(title, "apply", k.apply(entry)),
+    apply: sourcedScript(title, "apply", [...guarded(guardSteps(k.owns(entry))), ...k.apply(entry)]),
     remove: sourcedScript(title, "remove", [
       ...forgetForBoot(copy).slice(1),
       "",
@@ -49,13 +54,20 @@ export function renderSourced<K extends ResourceKind>(kind: K, entry: EntryByKin
 
 /**
  * The scripts the provider runs: self-contained (prelude inlined). The apply
- * first records the remove script on the box, then changes the host, then
- * keeps itself as the boot copy.
+ * first checks that what it would change is ours (before the record, which
+ * would make a table or chain of our name look ours), then records the
+ * remove script on the box, then changes the host, then keeps itself as the
+ * boot copy.
  */
 export function renderScripts<K extends ResourceKind>(kind: K, entry: EntryByKind[K]): Scripts {
   const k = kindOf(kind);
   const sourced = renderSourced(kind, entry);
-  const recorded = sourcedScript(k.title(entry), "apply", [...recordUndo(undoCopyOf(kind, entry), sourced.remove), "", ...k.apply(entry)]);
+  const recorded = sourcedScript(k.title(entry), "apply", [
+    ...guarded(guardSteps(k.owns(entry))),
+    ...recordUndo(undoCopyOf(kind, entry), sourced.remove),
+    "",
+    ...k.apply(entry),
+  ]);
   return {
     apply: [inlinePrelude(recorded).trimEnd(), ...keepForBoot(bootCopyOf(kind, entry), sourced.apply), ""].join("\n"),
     remove: inlinePrelude(sourced.remove),

@@ -1,8 +1,11 @@
 // The read-only check that runs once per host before the first change of a
-// run: if any interface is missing or lacks its address, or a tool is
-// missing, nothing is applied. It reports every problem, one per line.
+// run: if any interface is missing or lacks its address, a tool is missing,
+// or an object the site would own holds what is not ours (lib/ownership.ts),
+// nothing is applied. It reports every problem, one per line, then prints
+// the facts of those objects, which the provider reads for clashes.
 import { z } from "zod";
 import { interfaceAddress, interfaceName, natBackend } from "../kinds/fields";
+import { formatOwned, ownedField, ownershipFacts } from "../ownership";
 import { LEASE, isLease } from "./lease";
 import { script, sh } from "./shell";
 
@@ -27,13 +30,15 @@ export const preflightSchema = z.strictObject({
   natBackend,
   /** The site has a healthCheck: the monitor needs iputils ping (busybox's has no -O) and mkfifo. */
   healthCheck: z.boolean().default(false),
+  /** Every route table, rule priority, nft table and iptables chain the site would own, with the field that moves it. */
+  owned: ownedField.default([]),
 });
 /** Checked read-only before the first change of a run. */
 export type Preflight = z.infer<typeof preflightSchema>;
 
-/** The preflight as the gateway's provider is configured with it: each interface one "name address" line. */
+/** The preflight as the gateway's provider is configured with it: each interface one "name address" line, the owned objects one line. */
 export function preflightConfig(p: Preflight): z.input<typeof preflightSchema> {
-  return { ...p, interfaces: p.interfaces.map((i) => `${i.name} ${i.address}`) };
+  return { ...p, interfaces: p.interfaces.map((i) => `${i.name} ${i.address}`), owned: formatOwned(p.owned) };
 }
 
 export function renderPreflight(p: Preflight): string {
@@ -58,6 +63,9 @@ export function renderPreflight(p: Preflight): string {
           `elif ! ip -o -4 addr show dev ${sh(i.name)} | tr -s ' ' | grep -q " inet ${i.address} "; then ` +
           `problem "interface ${i.name} does not carry ${i.address} (it has: $(ip -o -4 addr show dev ${sh(i.name)} | awk '{print $4}' | tr '\\n' ' '))"; fi`,
     ),
+    ...(p.owned?.length
+      ? [`# What the site would own, as facts (after every problem line): lib/ownership.ts finds the clashes.`, ...ownershipFacts(p.owned)]
+      : []),
     `exit $((mw_problems > 0))`,
   ]);
 }

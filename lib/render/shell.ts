@@ -1,6 +1,6 @@
 // Shared pieces of every generated script: the prelude (installed on the
 // box as /etc/multiwan/lib.sh), quoting, and how a script is put together.
-import { HEALTH_STATE_DIR, STATE_DIR } from "./paths";
+import { BOOT_DIR, HEALTH_STATE_DIR, STATE_DIR, UNDO_DIR } from "./paths";
 
 /** Characters that never need quoting in sh; everything validated stays in this set. */
 const SAFE = /^[A-Za-z0-9_./:=+@%,-]+$/;
@@ -51,6 +51,28 @@ mw_rule() {
 }
 # Deletes every rule of ours at priority $1.
 mw_unrule() { while ip rule del pref "$1" protocol "$2" 2>/dev/null; do printf '+ ip rule del pref %s protocol %s\n' "$1" "$2" >&2; done; }
+# Ownership (issue 15): multiwan changes only what carries its mark. Routes
+# of table $1 without protocol $2, one per line, single-spaced.
+mw_foreign_routes() {
+  ip -N -o route show table "$1" 2>/dev/null | tr -d '\\' | tr '\t' ' ' | tr -s ' ' |
+    awk -v p="$2" '{ for (i = 1; i < NF; i++) if ($i == "proto" && $(i + 1) == p) next; sub(/ $/, ""); print }'
+}
+mw_table_ours() {
+  mw_f=$(mw_foreign_routes "$1" "$2")
+  [ -z "$mw_f" ] || die "table $1 holds a route multiwan did not add: $(printf '%s\n' "$mw_f" | head -n 1)"
+}
+mw_rule_ours() {
+  mw_f=$(mw_rules "$1" | grep -v " proto $2\$" || true)
+  [ -z "$mw_f" ] || die "priority $1 holds a rule multiwan did not add: $(printf '%s\n' "$mw_f" | head -n 1)"
+}
+# An nft table or iptables chain is ours when one of our records on the box
+# names it: the undo record (remove.d) is written before the object is made
+# and goes only after it is gone; apply.d holds the boot copies.
+mw_recorded() { grep -qsE -e "$1" ${UNDO_DIR}/*.sh ${BOOT_DIR}/*.sh; }
+mw_nft_foreign() { nft list table ip "$1" >/dev/null 2>&1 && ! mw_recorded "table ip $1( |\$)"; }
+mw_chain_foreign() { iptables -t "$1" -S "$2" >/dev/null 2>&1 && ! mw_recorded "-t $1 -S $2( |\$)"; }
+mw_nft_ours() { ! mw_nft_foreign "$1" || die "nft table ip $1 exists and is not multiwan's (no record of ours names it): $(nft list table ip "$1" | tr '\n\t' '  ' | tr -s ' ')"; }
+mw_chain_ours() { ! mw_chain_foreign "$1" "$2" || die "iptables chain $2 ($1) exists and is not multiwan's (no record of ours names it): $(iptables -t "$1" -S "$2" | tr '\n' ';' | sed 's/;$//; s/;/; /g')"; }
 # Writes stdin to file $1 when its content differs.
 write_file() {
   mw_content=$(cat)

@@ -154,7 +154,7 @@ function assertGraph(session: Session, gateway: string, site: Site) {
   assert.equal(config.port, site.host.port);
   assert.equal(config.user, site.host.user);
   assert.equal(config.hostKey, site.host.hostKey);
-  // Each interface one line ("eth0 192.168.3.100/24"), which the provider reads back as the plan's preflight.
+  // Each interface and the owned objects one line each, which the provider reads back as the plan's preflight.
   assert.deepEqual(config.preflight, preflightConfig(planSite(site).preflight));
   assert.deepEqual(preflightSchema.parse(config.preflight), planSite(site).preflight);
   assert.equal(config.rollbackAfterSeconds, site.rollback.afterSeconds);

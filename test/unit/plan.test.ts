@@ -135,7 +135,8 @@ describe("home: the seed post's site, corrected", () => {
       ],
     );
     for (const name of Object.keys(plan.host.sysctls)) assert.equal(sysctlPath(name), `/proc/sys/${name.replace(/\./g, "/")}`);
-    assert.deepEqual(plan.preflight, {
+    const { owned, ...rest } = plan.preflight;
+    assert.deepEqual(rest, {
       interfaces: [
         { name: "eth0", address: "192.168.3.100/24" },
         { name: "eth1", address: "192.168.1.1/24" },
@@ -144,6 +145,50 @@ describe("home: the seed post's site, corrected", () => {
       natBackend: "nftables",
       healthCheck: true,
     });
+    // Everything the site would own, each once, with the field that moves multiwan off it (issue 15).
+    const spelled = (o: (typeof owned)[number]) => {
+      const what =
+        o.object === "routes"
+          ? `table ${o.table}`
+          : o.object === "rule"
+            ? `priority ${o.priority}`
+            : o.object === "nft"
+              ? `nft ${o.name}`
+              : `chain ${o.chain}`;
+      return `${what}: ${o.field}`;
+    };
+    assert.deepEqual(owned.map(spelled), [
+      "table 101: uplinks[0].table or routing.tableBase",
+      "table 102: uplinks[1].table or routing.tableBase",
+      "table 200: routing.table",
+      "priority 1001: uplinks[0].priority or routing.priorityBase",
+      "priority 1002: uplinks[1].priority or routing.priorityBase",
+      "priority 30001: routing.markPriorityBase or routing.mainPriority",
+      "priority 30002: routing.markPriorityBase or routing.mainPriority",
+      "priority 30000: routing.mainPriority",
+      "priority 30100: routing.multipathPriority",
+      "nft multiwan-mark-isp1: uplinks[0].name or nat.backend",
+      "nft multiwan-mark-isp2: uplinks[1].name or nat.backend",
+      "nft multiwan-nat-isp1: uplinks[0].name or nat.backend",
+      "nft multiwan-nat-isp2: uplinks[1].name or nat.backend",
+      "nft multiwan-forward: nat.backend",
+    ]);
+    assert.deepEqual(
+      stackPlan("home", "iptables")
+        .preflight.owned.filter((o) => o.object === "chain")
+        .map(spelled),
+      [
+        "chain MW-MARK-isp1-PRE: uplinks[0].name or nat.backend",
+        "chain MW-MARK-isp1-OUT: uplinks[0].name or nat.backend",
+        "chain MW-MARK-isp1-POST: uplinks[0].name or nat.backend",
+        "chain MW-MARK-isp2-PRE: uplinks[1].name or nat.backend",
+        "chain MW-MARK-isp2-OUT: uplinks[1].name or nat.backend",
+        "chain MW-MARK-isp2-POST: uplinks[1].name or nat.backend",
+        "chain MW-NAT-isp1: uplinks[0].name or nat.backend",
+        "chain MW-NAT-isp2: uplinks[1].name or nat.backend",
+        "chain MW-FORWARD: nat.backend",
+      ],
+    );
   });
 
   test("the iptables backend changes only the NAT entries", () => {

@@ -9,7 +9,18 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import type { Plan } from "../../lib/plan";
-import { PRELUDE, bootCopyOf, expectedState, renderScripts, renderSourced, sh, undoCopyOf, type ResourceKind } from "../../lib/render";
+import {
+  PRELUDE,
+  bootCopyOf,
+  expectedState,
+  kindOf,
+  renderScripts,
+  renderSourced,
+  sh,
+  undoCopyOf,
+  type ResourceKind,
+} from "../../lib/render";
+import { guardSteps } from "../../lib/ownership";
 import { sysctlPath } from "../../lib/kinds/gatewayHost";
 import { inlinePrelude } from "../../lib/render/shell";
 import { validateSite } from "../../lib/validate";
@@ -231,7 +242,12 @@ describe("apply: already present -> no change (structurally)", () => {
     for (const r of ofKind("PolicyRule")) {
       const e = r.resource.entry as Plan["rules"][number];
       const ipLines = lines(body(r.apply)).filter((l) => !l.startsWith("step ") && l.trim() !== "");
-      assert.deepEqual(ipLines, [`mw_rule ${e.priority} 'from ${e.from} lookup ${e.table}' ${e.protocol}`], r.name);
+      // First the ownership guard (a foreign rule at the priority stops the apply), then the rule itself.
+      assert.deepEqual(
+        ipLines,
+        [`mw_rule_ours ${e.priority} ${e.protocol}`, `mw_rule ${e.priority} 'from ${e.from} lookup ${e.table}' ${e.protocol}`],
+        r.name,
+      );
     }
   });
 
@@ -322,10 +338,27 @@ describe("remove: idempotent, and only what carries our mark", () => {
         if (/\bnft delete table ip multiwan-/.test(line))
           assert.match(
             line,
-            /^! nft list table ip (multiwan-\S+) >\/dev\/null 2>&1 \|\| run nft delete table ip \1$/,
+            /^elif nft list table ip (multiwan-\S+) >\/dev\/null 2>&1; then run nft delete table ip \1; fi$/,
             `${r.name}: ${line}`,
           );
         if (/iptables -t \S+ -[DFX] /.test(line)) assert.match(line, /(while|if) iptables -t \S+ -[CS] /, `${r.name}: ${line}`);
+      }
+      // A table or chain of our name that no record of ours names is someone else's: removal keeps it (issue 15).
+      const b = body(r.remove);
+      for (const [, name] of b.matchAll(/run nft delete table ip (multiwan-\S+);/g))
+        assert.ok(
+          lines(b).includes(
+            `if mw_nft_foreign ${name}; then printf 'multiwan: kept nft table ip %s: not ours (no record of ours names it)\\n' ${name} >&2`,
+          ),
+          `${r.name}: ${name}`,
+        );
+      for (const [, table, chain] of b.matchAll(/run iptables -t (\S+) -X (\S+);/g))
+        assert.match(
+          b,
+          new RegExp(`^if mw_chain_foreign ${table} ${chain}; then printf 'multiwan: kept iptables chain`, "m"),
+          `${r.name}: ${chain}`,
+        );
+      for (const line of lines(b)) {
         if (/\brun rm\b/.test(line)) assert.match(line, /^\[ ! -[eL] (\S+) \] \|\| run rm -f \1$/, `${r.name}: ${line}`);
       }
     }
@@ -443,11 +476,17 @@ describe("boot copies: every apply keeps itself for the boot runner", () => {
       const copy = bootCopyOf(kind, entry as never);
       const undo = undoCopyOf(kind, entry as never);
       const [header, steps] = kept.apply.split("\n. /etc/multiwan/lib.sh\n");
+      // The ownership guard comes first, before the record that would make a table or chain of our name look ours.
+      const guard = guardSteps(kindOf(kind).owns(entry as never));
+      const guardText = guard.length ? `\n${guard.join("\n")}\n` : "";
+      assert.ok(steps.startsWith(guardText), `${r.name}: the boot copy starts with its guard`);
+      const rest = steps.slice(guardText.length);
       assert.equal(
         r.apply,
         [
           header,
           PRELUDE,
+          ...(guard.length ? ["", ...guard] : []),
           "",
           // Recorded before anything changes: the box can always undo what it carries.
           `step "record how to undo this in ${undo}"`,
@@ -455,7 +494,7 @@ describe("boot copies: every apply keeps itself for the boot runner", () => {
           `write_file ${undo} <<'MULTIWAN_UNDO_COPY'`,
           kept.remove.trimEnd(),
           "MULTIWAN_UNDO_COPY",
-          steps.trimEnd(),
+          rest.trimEnd(),
           "",
           `step "keep this script for boot as ${copy}"`,
           `run mkdir -p /etc/multiwan/apply.d`,

@@ -44,7 +44,9 @@ test("a weight change is one update of the multipath route, with its kernel line
 
 test("a table-id change replaces the tables and rules and names the field that forces it", () => {
   const md = fs.readFileSync(reviewGolden("table"), "utf8");
-  assert.match(md, /0 to create, 3 to update, 4 to replace, 0 to delete/);
+  // The provider's update: its preflight checks the new tables for routes that are not ours (issue 15).
+  assert.match(md, /0 to create, 4 to update, 4 to replace, 0 to delete/);
+  assert.match(md, /`preflight\.owned\[0\]\.table`: `101` → `111`/);
   assert.match(md, /`table`: `101` → `111` \(forces a replace\)/);
 });
 
