@@ -4,7 +4,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { type Preflight, planSite, trafficShares } from "../lib/plan";
-import { formatOwned } from "../lib/ownership";
 import type { ResourceKind } from "../lib/render";
 import { preflightConfig } from "../lib/render/preflight";
 import { planResources } from "../lib/resources";
