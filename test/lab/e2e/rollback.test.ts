@@ -2,15 +2,17 @@
 // connection undoes itself. The lab's management path is the loopback relay
 // into the gateway namespace's sshd (127.0.0.1:22 there), which no routing
 // change of a site can reach (the local table answers first), so the path is
-// cut at the network level, on the box, right after the run's change: a
-// watcher in the gateway's namespace polls the boot copy every 10 ms and, the
-// moment the change is there, adds an nft rule that drops every NEW
-// connection to sshd (or stops sshd's listener, so new connections hang).
-// Established connections (the provider's pooled one) keep working, exactly
-// like a change that breaks only new connections: a pinned route or rule that
-// sends the replies to a new SYN out the wrong modem. The provider has no
-// test hook: the cut wins the race because the run's confirmation comes only
-// after the engine has registered and diffed the Confirmation resource.
+// cut at the network level, on the box, during the run: a watcher in the
+// gateway's namespace polls every 10 ms for the guard to be armed (the
+// preflight's round trip, before the first change) and at once adds an nft
+// rule that drops every NEW connection to sshd (or stops sshd's listener, so
+// new connections hang). Established connections (the provider's pooled
+// one) keep working, so the change is applied over it, exactly like a change
+// that breaks only new connections: a pinned route or rule that sends the
+// replies to a new SYN out the wrong modem. The provider has no test hook,
+// and there is no race: the cut is in place before the change, and the
+// confirmation's new connection must fail. (Cutting when the change's boot
+// copy appears raced the confirmation, 0.14 s later, and lost it under load.)
 //
 // The issue's own example, a management path through a modem's port
 // forward whose network the change pins to the other uplink, does not cut
@@ -71,11 +73,11 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
       site.uplinks[1].weight = w;
     });
   /**
-   * On the box, in the gateway's namespaces: as soon as the multipath boot
-   * copy gives isp2 weight w (the change is applied), runs `then`. Resolves
-   * with the time it ran.
+   * On the box, in the gateway's namespaces: as soon as the run has armed
+   * the guard (its first round trip, before the change), runs `then`.
+   * Resolves with the time it ran.
    */
-  const rightAfterChange = (w: number, then: string) => whenOnBox(`grep -q 'dev eth2 weight ${w}' ${MULTIPATH_COPY} 2>/dev/null`, then);
+  const onceArmed = (then: string) => whenOnBox(`test -e ${GUARD_DIR}/armed`, then);
   /** Resolves with the time `test` first holds on the box (polled every 10 ms, in the gateway's namespaces), right after running `then` there. */
   async function whenOnBox(test: string, then = "true"): Promise<number> {
     const r = await s.lab.exec(
@@ -220,7 +222,7 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
   test("a change followed by a cut path rolls back within afterSeconds + 5 s, to exactly the state before the run", async () => {
     const before = owned(await s.lab.snapshot());
     setWeight(3);
-    const cut = rightAfterChange(3, CUT);
+    const cut = onceArmed(CUT);
     const up = s.pulumi("up", "--yes", "--skip-preview");
     const changedAt = await cut;
     const failed = await up;
@@ -246,11 +248,11 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     assertSuccess(await s.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes"));
   });
 
-  test("the same with sshd's listener frozen right after the apply: new connections hang, the box rolls back; fixing the site, refresh, up converge", async () => {
+  test("the same with sshd's listener frozen during the run: new connections hang, the box rolls back; fixing the site, refresh, up converge", async () => {
     const before = owned(await s.lab.snapshot());
     setWeight(4);
     // SIGSTOP on sshd's listener: established sessions (its children) go on, new ones never get a banner.
-    const frozen = rightAfterChange(4, `kill -STOP ${s.lab.sshdPid}`);
+    const frozen = onceArmed(`kill -STOP ${s.lab.sshdPid}`);
     const up = s.pulumi("up", "--yes", "--skip-preview");
     let failed: Awaited<typeof up>;
     let rolledBackAt = 0;
@@ -293,7 +295,7 @@ describe("commit-confirmed runs: a change that cuts the management path undoes i
     // The change applies, the path is cut before the run can confirm, and the
     // workstation goes away (kill -9 of the CLI and its provider): the box
     // stays armed, and reboots before the guard fires.
-    const cut = rightAfterChange(1, CUT);
+    const cut = onceArmed(CUT);
     let child: ChildProcess | undefined;
     const up = s.pulumiWith(
       {
