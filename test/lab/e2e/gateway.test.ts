@@ -69,7 +69,11 @@ for (const backend of ["nftables", "iptables"] as const) {
 
     /** Each resource's kernel state as the stack records it (name -> lines). */
     const kernelStates = async (): Promise<Map<string, string[]>> => {
-      const exported = JSON.parse(assertSuccess(await pulumi("stack", "export")).stdout);
+      // `stack export` takes the stack but no --config-file.
+      const stack = stackArgs.slice(stackArgs.indexOf("--stack"), stackArgs.indexOf("--stack") + 2);
+      const exported = JSON.parse(
+        assertSuccess(await runPulumi(["stack", "export", ...stack], { cwd: REPO_ROOT, env, timeoutMs: 60_000 })).stdout,
+      );
       return new Map(
         exported.deployment.resources
           .filter((r: any) => Array.isArray(r.outputs?.kernelState))
