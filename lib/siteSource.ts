@@ -66,7 +66,7 @@ export function inlineSizeProblem(raw: unknown, key: string): string | undefined
       : `the program's environment under pulumi-language-nodejs (PULUMI_CONFIG)`;
   return (
     `pinnedRoutes: ${key} is ${Math.ceil(bytes / 1024)} kB with ${inline.toLocaleString("en-US")} inline destinations, too big for ${where}, ` +
-    `which Linux limits to 128 kB: list them in a file, one per line, and name it: pinnedRoutes: [{file: prefixes/${"<uplink>"}.txt, uplink: <uplink>}]` +
+    `which Linux limits to 128 kB: list them in a file, one per line, and name it: pinnedRoutes: [{file: prefixes/<uplink>.txt, uplink: <uplink>}]` +
     (key === LEGACY_SITE_KEY ? `; and rename the key to ${SITE_KEY}` : "")
   );
 }
