@@ -187,6 +187,8 @@ describe("the monitor script against fake ping, ip and conntrack", { concurrency
         "route replace default table 200 proto 77 nexthop via 192.168.1.254 dev eth1 weight 2 nexthop via 192.168.2.254 dev eth2 weight 1\n",
       ),
     );
+    // The journal line comes after the routes.
+    await waitFor("journal", () => /isp1 down: /.test(stderr));
     assert.match(stderr, /isp1 down: .*multipath now over every uplink \(all are down: keeping them all\)/);
     assert.equal(read(path.join(dir, "conntrack.log")), "-D --mark 0x200/0xff00\n-D --mark 0x100/0xff00\n");
   });
