@@ -69,7 +69,7 @@ export interface Ctx {
   gw: Gateway;
   stack: BenchStack;
   opts: Options;
-  /** The lab's home site (its stack file's multiwan:site). */
+  /** The lab's home site (its stack file's gateway:site). */
   home: RawSite;
   ansible?: AnsiblePeer;
   log: (msg: string) => void;

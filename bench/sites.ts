@@ -1,6 +1,6 @@
 // The sites the bench applies: the lab's home site (its stack file), weight
 // variants, and scale sites with many uplinks and pinned routes. Sites are
-// kept as the raw `multiwan:site` objects a stack file holds; `parse` gives
+// kept as the raw `gateway:site` objects a stack file holds; `parse` gives
 // the validated Site the planner takes.
 import fs from "node:fs";
 import { parse as parseYaml, stringify as yamlStringify } from "yaml";
@@ -13,13 +13,13 @@ export type RawSite = Record<string, any>;
 
 export function readSite(stackFile: string): RawSite {
   const doc = parseYaml(fs.readFileSync(stackFile, "utf8"));
-  return doc.config["multiwan:site"] as RawSite;
+  return doc.config["gateway:site"] as RawSite;
 }
 
-/** Replaces `multiwan:site` in a stack config file, keeping everything else (secrets, salt). */
+/** Replaces `gateway:site` in a stack config file, keeping everything else (secrets, salt). */
 export function writeSite(configFile: string, site: RawSite): void {
   const doc = parseYaml(fs.readFileSync(configFile, "utf8"));
-  doc.config["multiwan:site"] = site;
+  doc.config["gateway:site"] = site;
   fs.writeFileSync(configFile, yamlStringify(doc, { lineWidth: 0 }));
 }
 

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const { env, args: stackArgs, configFile } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
   // The example site with a health check: probe two internet addresses through each uplink.
   const doc = parse(fs.readFileSync(configFile, "utf8"));
-  doc.config["multiwan:site"].healthCheck = { targets: HEALTH_TARGETS };
+  doc.config["gateway:site"].healthCheck = { targets: HEALTH_TARGETS };
   fs.writeFileSync(configFile, stringify(doc));
   let deployed = false;
   try {

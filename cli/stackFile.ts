@@ -3,8 +3,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { type LoadedSite, SITE_KEY, loadSiteFromConfig } from "../lib/siteSource";
 
-export const SITE_KEY = "multiwan:site";
+export { SITE_KEY };
 
 export class StackFileError extends Error {}
 
@@ -12,7 +13,12 @@ export interface StackFile {
   file: string;
   /** "home" for Pulumi.home.yaml. */
   stack: string;
+  /** The site, its route files expanded. */
   site: unknown;
+  /** The config key it was read from: gateway:site, or multiwan:site in a stack written before. */
+  key: string;
+  /** What loading found: the size, the route files (the schema's problems come from validateLoaded). */
+  loaded: LoadedSite;
 }
 
 export function readStackFile(file: string): StackFile {
@@ -36,14 +42,14 @@ export function parseStackFile(text: string, file: string): StackFile {
     throw new StackFileError(`${file}: not valid YAML: ${first}`);
   }
   const config = (doc as { config?: Record<string, unknown> } | null)?.config;
-  if (!config || typeof config !== "object" || !(SITE_KEY in config)) {
-    throw new StackFileError(`${file}: has no "${SITE_KEY}" under "config:" (see stacks/Pulumi.home.yaml for the layout)`);
-  }
+  // Route files are beside the stack file, as the program finds them.
+  const loaded = loadSiteFromConfig(config && typeof config === "object" ? config : {}, path.dirname(path.resolve(file)));
+  if (loaded.key === undefined) throw new StackFileError(`${file}: ${loaded.problems[0]}`);
   const base = path
     .basename(file)
     .replace(/^Pulumi\./, "")
     .replace(/\.ya?ml$/, "");
-  return { file, stack: base, site: config[SITE_KEY] };
+  return { file, stack: base, site: loaded.site, key: loaded.key, loaded };
 }
 
 /** Runs a command body, turning expected failures into one line and exit 1. */

@@ -69,7 +69,7 @@ export class Lab {
   get knownHostsPath(): string {
     return this.state.knownHostsPath;
   }
-  /** <dir>/Pulumi.lab.yaml: `multiwan:site` for this lab (without the private key). */
+  /** <dir>/Pulumi.lab.yaml: `gateway:site` for this lab (without the private key). */
   get stackFile(): string {
     return this.state.stackFile;
   }

@@ -1,5 +1,5 @@
 // The site model: one multi-WAN gateway as the user writes it under the
-// stack config key `multiwan:site`. Field checks live on the fields; checks
+// stack config key `gateway:site`. Field checks live on the fields; checks
 // that compare fields run in one superRefine that also runs when some fields
 // are already invalid, so a user sees every problem in one go.
 import { z } from "zod";

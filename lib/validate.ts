@@ -16,7 +16,7 @@ export function validateSite(raw: unknown): SiteResult {
 export class SiteValidationError extends Error {
   constructor(
     readonly problems: string[],
-    where = "multiwan:site",
+    where = "gateway:site",
   ) {
     super(
       `${where} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p}`).join("\n")}`,

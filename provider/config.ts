@@ -5,7 +5,7 @@
 // changed address, port or key is a provider update that replaces nothing).
 //
 // A provider configured without `address` is the engine's default provider
-// (its config is the stack's `multiwan:*` namespace, e.g. multiwan:site):
+// (its config is the stack's `multiwan:*` namespace, e.g. multiwan:sshPrivateKey):
 // resources written before the explicit provider still carry their own
 // `connection` and `preflight`, and use those.
 import { z } from "zod";

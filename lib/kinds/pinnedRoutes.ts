@@ -29,8 +29,33 @@ export const pinnedRoutesSchema = z.strictObject({
 });
 export type PinnedRoutesEntry = z.infer<typeof pinnedRoutesSchema>;
 
-const steady = (e: PinnedRoutesEntry) => e.destinations.filter((d) => !e.fallback.includes(d));
-const falling = (e: PinnedRoutesEntry) => e.destinations.filter((d) => e.fallback.includes(d));
+// A Set: a site may pin tens of thousands of destinations, most with fallback.
+const steady = (e: PinnedRoutesEntry) => {
+  const f = new Set(e.fallback);
+  return e.destinations.filter((d) => !f.has(d));
+};
+const falling = (e: PinnedRoutesEntry) => {
+  const f = new Set(e.fallback);
+  return e.destinations.filter((d) => f.has(d));
+};
+
+/**
+ * The routes of ours in the table through dev whose destination is (keep
+ * "in") or is not (keep "out") in `list`, deleted in one ip -batch. The list
+ * is a here-document on fd 3, one destination a line (grep -F -x compares
+ * whole strings): as a command-line argument it would be one string, and
+ * Linux refuses one over 128 kB (MAX_ARG_STRLEN, about 7,000 destinations).
+ */
+function unpin(e: PinnedRoutesEntry, keep: "in" | "out", list: string[], indent = ""): string[] {
+  const where = `table ${e.table} proto ${e.protocol}`;
+  const select = keep === "in" ? "grep -xF -f /dev/fd/3" : "grep -v '^default$' | grep -vxF -f /dev/fd/3";
+  return [
+    `${indent}mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | ${select} 3<<'EOF' |`,
+    ...list,
+    "EOF",
+    `${indent}  sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+  ];
+}
 
 /** apply of a DHCP uplink's pins: through the lease's gateway while there is one; unpinned without. */
 function applyLeased(e: PinnedRoutesEntry): string[] {
@@ -49,13 +74,11 @@ function applyLeased(e: PinnedRoutesEntry): string[] {
     `  } | ip_batch`,
     `else`,
     `  step "no DHCP lease on ${e.dev}: ${e.uplink}'s destinations use the multipath set until there is one"`,
-    `  mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -xF '${e.destinations.join("\n")}' |`,
-    `    sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+    ...unpin(e, "in", e.destinations, "  "),
     `fi`,
     "",
     `step "unpin destinations no longer pinned to ${e.uplink}"`,
-    `mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -v '^default$' | grep -vxF '${e.destinations.join("\n")}' |`,
-    `  sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+    ...unpin(e, "out", e.destinations),
   ];
 }
 
@@ -89,8 +112,7 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
             // Like the monitor does: while the uplink is down these use the multipath default.
             `step "pin ${falling(e).length} destination(s) with fallback to ${e.uplink}, unless the health monitor has it down"`,
             `if mw_down ${sh(e.uplink)}; then`,
-            `  mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -xF '${falling(e).join("\n")}' |`,
-            `    sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+            ...unpin(e, "in", falling(e), "  "),
             `else`,
             `  ip_batch <<'EOF'`,
             ...falling(e).map((d) => `route replace ${sh(d)} via ${sh(e.via)} dev ${sh(e.dev)} ${where}`),
@@ -99,19 +121,10 @@ export const pinnedRoutes: Kind<PinnedRoutesEntry> = {
             "",
           ]),
       `step "unpin destinations no longer pinned to ${e.uplink}"`,
-      // One destination per line: grep -F -x compares them as whole strings.
-      `mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -v '^default$' | grep -vxF '${e.destinations.join("\n")}' |`,
-      `  sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
+      ...unpin(e, "out", e.destinations),
     ];
   },
-  remove(e) {
-    const where = `table ${e.table} proto ${e.protocol}`;
-    return [
-      `step "unpin ${e.destinations.length} destination(s) from ${e.uplink}"`,
-      `mw_routes ${e.table} ${e.protocol} dev ${sh(e.dev)} | cut -d' ' -f1 | grep -xF '${e.destinations.join("\n")}' |`,
-      `  sed 's/^/route del /; s/$/ ${where}/' | ip_batch`,
-    ];
-  },
+  remove: (e) => [`step "unpin ${e.destinations.length} destination(s) from ${e.uplink}"`, ...unpin(e, "in", e.destinations)],
   read: (e) => [
     `fact routes ip -j -N route show table ${e.table} proto ${e.protocol} dev ${sh(e.dev)}`,
     `fact health mw_states ${sh(e.uplink)}`,

@@ -210,15 +210,15 @@ transition() {
   eval "state_$1=$2 since_$1=$x_t"
   echo "$2 $x_t" >"$RUN/state/$x_n.tmp" && mv -f "$RUN/state/$x_n.tmp" "$RUN/state/$x_n"
   set_route
+  # One ip -batch for all of them, not one ip each: a site may pin thousands.
+  # -force goes on past a line that fails (a route already gone when down).
+  if [ "$2" = down ]; then
+    for x_dst in $x_p; do echo "route del $x_dst table $table proto $protocol dev $x_d"; done | ip -force -batch - 2>/dev/null
+  else
+    for x_dst in $x_p; do echo "route replace $x_dst via $x_v dev $x_d table $table proto $protocol"; done | ip -force -batch -
+  fi
   x_moved=0
-  for x_dst in $x_p; do
-    if [ "$2" = down ]; then
-      ip route del "$x_dst" table "$table" proto "$protocol" dev "$x_d" 2>/dev/null
-    else
-      ip route replace "$x_dst" via "$x_v" dev "$x_d" table "$table" proto "$protocol"
-    fi
-    x_moved=$((x_moved + 1))
-  done
+  for x_dst in $x_p; do x_moved=$((x_moved + 1)); done
   if [ "$2" = down ]; then
     # Only this uplink's connections: the others keep theirs (design §8).
     conntrack -D --mark "$x_m" >/dev/null 2>&1

@@ -31,7 +31,7 @@ describe("an invalid site", { timeout: 120_000 }, () => {
       assert.equal(text.split(problem).length - 1, 1, `"${problem}" once in:\n${text}`);
     }
     // The engine repeats the first line of an error on its progress line; the report itself comes once.
-    assert.match(text, /multiwan:site of stack "bad" is invalid \(2 problems\)/);
+    assert.match(text, /gateway:site of stack "bad" is invalid \(2 problems\)/);
     assert.doesNotMatch(text, /multiwan:index:/, "no resource was registered");
   });
 });

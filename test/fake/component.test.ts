@@ -384,7 +384,7 @@ describe("the program (index.ts) under mocks", () => {
 
   test("reads the site and the secret key from config and builds the stack's gateway", async () => {
     const session = await mockSession("home");
-    pulumi.runtime.setAllConfig({ "multiwan:site": JSON.stringify(rawSite("home")), "multiwan:sshPrivateKey": KEY }, [
+    pulumi.runtime.setAllConfig({ "gateway:site": JSON.stringify(rawSite("home")), "multiwan:sshPrivateKey": KEY }, [
       "multiwan:sshPrivateKey",
     ]);
     const outputs = await program();
@@ -405,13 +405,13 @@ describe("the program (index.ts) under mocks", () => {
     const raw = rawSite("home");
     raw.uplinks[1].gateway = "192.168.9.254";
     raw.uplinks[0].wieght = 2;
-    pulumi.runtime.setAllConfig({ "multiwan:site": JSON.stringify(raw), "multiwan:sshPrivateKey": KEY }, ["multiwan:sshPrivateKey"]);
+    pulumi.runtime.setAllConfig({ "gateway:site": JSON.stringify(raw), "multiwan:sshPrivateKey": KEY }, ["multiwan:sshPrivateKey"]);
     const err = await program().then(
       () => assert.fail("an invalid site must fail the program"),
       (e: unknown) => e as Error,
     );
     assert.ok(pulumi.RunError.isInstance(err), `a RunError (shown without a stack trace), got ${err}`);
-    assert.match(err.message, /multiwan:site of stack "home" is invalid \(2 problems\)/);
+    assert.match(err.message, /gateway:site of stack "home" is invalid \(2 problems\)/);
     assert.ok(err.message.includes("uplinks[1].gateway: 192.168.9.254 is outside uplink isp2's subnet 192.168.2.0/24"), err.message);
     assert.ok(err.message.includes('uplinks[0].wieght: unknown field (did you mean "weight"?)'), err.message);
     assert.ok(!err.message.includes("programtestkey"));
@@ -422,7 +422,27 @@ describe("the program (index.ts) under mocks", () => {
   test("a missing site says which config key to set", async () => {
     const session = await mockSession("nosite");
     pulumi.runtime.setAllConfig({}); // overwrites the whole config map
-    await assert.rejects(program(), /multiwan:site/);
+    await assert.rejects(program(), /has no "gateway:site" under "config:"/);
+    await session.settle();
+    assert.deepEqual(session.registrations, []);
+  });
+
+  test("a stack written before the move still works with multiwan:site: the same gateway", async () => {
+    const session = await mockSession("home");
+    pulumi.runtime.setAllConfig({ "multiwan:site": JSON.stringify(rawSite("home")), "multiwan:sshPrivateKey": KEY }, [
+      "multiwan:sshPrivateKey",
+    ]);
+    const outputs = await program();
+    await session.settle();
+    assert.deepEqual(outputs.pinnedRoutes, ["174.143.119.91/32 via isp2"]);
+    assertGraph(session, "home", loadSite("home"));
+  });
+
+  test("both keys at once is a problem that says which to keep", async () => {
+    const session = await mockSession("home");
+    const site = JSON.stringify(rawSite("home"));
+    pulumi.runtime.setAllConfig({ "gateway:site": site, "multiwan:site": site, "multiwan:sshPrivateKey": KEY }, ["multiwan:sshPrivateKey"]);
+    await assert.rejects(program(), /both gateway:site and multiwan:site are set: keep gateway:site and delete multiwan:site/);
     await session.settle();
     assert.deepEqual(session.registrations, []);
   });

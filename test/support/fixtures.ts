@@ -19,7 +19,7 @@ export type StackName = "home" | "office";
 
 const stackCache = new Map<StackName, unknown>();
 
-/** The raw `multiwan:site` of stacks/Pulumi.<name>.yaml, as a fresh deep copy (safe to edit). */
+/** The raw `gateway:site` of stacks/Pulumi.<name>.yaml, as a fresh deep copy (safe to edit). */
 export function rawSite(name: StackName): Record<string, any> {
   if (!stackCache.has(name)) stackCache.set(name, readStackFile(path.join(REPO_ROOT, "stacks", `Pulumi.${name}.yaml`)).site);
   return structuredClone(stackCache.get(name)) as Record<string, any>;

@@ -8,12 +8,13 @@ import os from "node:os";
 import path from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT, type RunResult, assertSuccess, describeRun, runPulumi } from "./cli";
+import { LEGACY_SITE_KEY, SITE_KEY } from "../../lib/siteSource";
 
 export interface GatewayProject {
   dir: string;
   /** Runs `pulumi <args>` in the project; throws unless it succeeds (or, with expectFailure, unless it fails). */
   pulumi(args: string[], opts?: { input?: string; expectFailure?: boolean; timeoutMs?: number }): Promise<RunResult>;
-  /** The stack file's `multiwan:site`, edited in place. */
+  /** The stack file's site (`gateway:site`), edited in place. */
   editSite(stack: string, edit: (site: Record<string, any>) => void): void;
   /** `stack export`, parsed. */
   exportState(stack: string): Promise<{ deployment: { resources?: StateResource[] } }>;
@@ -67,12 +68,14 @@ export function gatewayProject(opts: GatewayProjectOptions = {}): GatewayProject
   return self;
 }
 
-/** Edits a stack file's `multiwan:site` in place, keeping the rest (its salt, its secrets). */
+/** Edits a stack file's site in place, keeping the rest (its salt, its secrets). */
 export function editStackSite(file: string, edit: (site: Record<string, any>) => void): void {
   const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
-  const plain = (doc.getIn(["config", "multiwan:site"]) as YAML.YAMLMap).toJSON() as Record<string, any>;
+  // A stack written before the move keeps its site under multiwan:site.
+  const key = doc.hasIn(["config", SITE_KEY]) ? SITE_KEY : LEGACY_SITE_KEY;
+  const plain = (doc.getIn(["config", key]) as YAML.YAMLMap).toJSON() as Record<string, any>;
   edit(plain);
-  doc.setIn(["config", "multiwan:site"], doc.createNode(plain));
+  doc.setIn(["config", key], doc.createNode(plain));
   fs.writeFileSync(file, doc.toString());
 }
 
@@ -88,7 +91,7 @@ export function writeProjectFile(project: string, opts: GatewayProjectOptions = 
 export function writeStackFile(project: string, stack: string, site: Record<string, unknown>): void {
   const file = path.join(project, "stacks", `Pulumi.${stack}.yaml`);
   const existing = fs.existsSync(file) ? (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) : {};
-  existing.config = { ...(existing.config ?? {}), "multiwan:site": site };
+  existing.config = { ...(existing.config ?? {}), [SITE_KEY]: site };
   fs.writeFileSync(file, YAML.stringify(existing));
 }
 

@@ -18,7 +18,7 @@ export interface LabStackSession {
   pulumiWith(opts: Pick<RunOptions, "onOutput">, ...args: string[]): Promise<RunResult>;
   /** `pulumi stack export`, parsed: every resource's inputs and outputs. */
   stackExport(): Promise<any>;
-  /** Edits the stack's `multiwan:site` in place. */
+  /** Edits the stack's `gateway:site` in place. */
   editSite(edit: (site: Record<string, any>) => void): void;
   /** Set by the tests once an up succeeded, so `after` destroys. */
   deployed: boolean;
@@ -49,7 +49,7 @@ export async function openLabStack(backend: "nftables" | "iptables"): Promise<La
     },
     editSite(edit) {
       const doc = parse(fs.readFileSync(configFile, "utf8"));
-      edit(doc.config["multiwan:site"]);
+      edit(doc.config["gateway:site"]);
       fs.writeFileSync(configFile, stringify(doc));
     },
     async close() {

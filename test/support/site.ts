@@ -18,7 +18,7 @@ export function stackFilePath(name: SiteName): string {
   return path.join(REPO_ROOT, "stacks", `Pulumi.${name}.yaml`);
 }
 
-/** The raw `multiwan:site` of a stack file, as the program's config holds it (a fresh copy). */
+/** The raw `gateway:site` of a stack file, as the program's config holds it (a fresh copy). */
 export function rawSite(name: SiteName): Record<string, any> {
   return structuredClone(readStackFile(stackFilePath(name)).site) as Record<string, any>;
 }

@@ -90,8 +90,9 @@ while :; do
   sleep 0.05
 done
 `;
-/** Fake ip and conntrack: log their arguments; `ip route show` finds a multipath default. */
+/** Fake ip and conntrack: log their arguments (a batch: each command of it); `ip route show` finds a multipath default. */
 const FAKE_LOGGER = (name: string) => `#!/bin/sh
+case "$*" in *"-batch -") cat >>"$FAKE/${name}.log"; exit 0 ;; esac
 echo "$*" >>"$FAKE/${name}.log"
 case "$*" in "route show"*) echo "default proto 77" ;; esac
 exit 0
@@ -186,6 +187,8 @@ describe("the monitor script against fake ping, ip and conntrack", { concurrency
         "route replace default table 200 proto 77 nexthop via 192.168.1.254 dev eth1 weight 2 nexthop via 192.168.2.254 dev eth2 weight 1\n",
       ),
     );
+    // The journal line comes after the routes.
+    await waitFor("journal", () => /isp1 down: /.test(stderr));
     assert.match(stderr, /isp1 down: .*multipath now over every uplink \(all are down: keeping them all\)/);
     assert.equal(read(path.join(dir, "conntrack.log")), "-D --mark 0x200/0xff00\n-D --mark 0x100/0xff00\n");
   });
@@ -194,6 +197,8 @@ describe("the monitor script against fake ping, ip and conntrack", { concurrency
     fs.rmSync(path.join(dir, "dead-192.168.2.1"));
     fs.writeFileSync(path.join(dir, "ip.log"), "");
     await waitFor("isp2 up", () => state("isp2") === "up");
+    // The state file flips first; the routes follow, then the journal line.
+    await waitFor("journal", () => /multiwan-health: isp2 up/.test(stderr));
     const ip = read(path.join(dir, "ip.log"));
     assert.ok(ip.includes("route replace default table 200 proto 77 nexthop via 192.168.2.254 dev eth2 weight 1\n"), ip);
     assert.ok(ip.includes("route replace 174.143.119.91 via 192.168.2.254 dev eth2 table 200 proto 77"), ip);

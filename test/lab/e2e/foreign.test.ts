@@ -9,10 +9,9 @@
 // deploys too. The apply's own guard (the second line of defence) refuses
 // when run without the preflight, and the rollback that follows keeps it.
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { parse } from "yaml";
 import type { GatewaySnapshot } from "../../../lab/lab";
+import { readStackFile } from "../../../cli/stackFile";
 import { planSite } from "../../../lib/plan";
 import { renderScripts } from "../../../lib/render";
 import { parseSiteOrThrow } from "../../../lib/validate";
@@ -134,7 +133,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     });
 
     test("the apply's own guard refuses without the preflight, and its rollback keeps the foreign object", async () => {
-      const site = parseSiteOrThrow(parse(fs.readFileSync(s.lab.stackFile, "utf8")).config["multiwan:site"]);
+      const site = parseSiteOrThrow(readStackFile(s.lab.stackFile).site);
       const plan = planSite(site);
       const guarded = [
         {

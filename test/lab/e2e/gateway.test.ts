@@ -62,8 +62,8 @@ for (const backend of ["nftables", "iptables"] as const) {
       runPulumi([...args, ...stackArgs], { cwd: REPO_ROOT, env, timeoutMs: 120_000 });
     const setWeights = (isp1: number, isp2: number) => {
       const doc = parse(fs.readFileSync(configFile, "utf8"));
-      doc.config["multiwan:site"].uplinks[0].weight = isp1;
-      doc.config["multiwan:site"].uplinks[1].weight = isp2;
+      doc.config["gateway:site"].uplinks[0].weight = isp1;
+      doc.config["gateway:site"].uplinks[1].weight = isp2;
       fs.writeFileSync(configFile, stringify(doc));
     };
 
