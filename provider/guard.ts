@@ -36,6 +36,11 @@ export class Guard {
     return afterSeconds > 0 ? renderArm(afterSeconds) : [];
   }
 
+  /** Disarms without a new connection: for a run refused before its first change. */
+  disarmScript(): string {
+    return renderConfirm();
+  }
+
   /** True once this process confirmed a run on the host: a later change must confirm itself. */
   wasConfirmed(conn: Connection): boolean {
     return this.confirmed.has(describeTarget(conn));

@@ -173,7 +173,9 @@ export class Lifecycle {
     const spec = this.preflightFor(props);
     if (s <= 0) return this.gate.ensure(conn, spec);
     await this.guard.ensure(conn, s, () =>
-      this.gate.started(conn, spec) ? this.gate.ensure(conn, spec).then(armAlone) : this.gate.ensure(conn, spec, this.guard.armLines(s)),
+      this.gate.started(conn, spec)
+        ? this.gate.ensure(conn, spec).then(armAlone)
+        : this.gate.ensure(conn, spec, { lines: this.guard.armLines(s), undo: this.guard.disarmScript() }),
     );
   }
 

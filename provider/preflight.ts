@@ -10,6 +10,12 @@ import type { Connection, SshPool } from "./ssh";
 
 export class PreflightError extends Error {}
 
+/** Lines to run right after a passing preflight, and the script that undoes them. */
+export interface Then {
+  lines: string[];
+  undo: string;
+}
+
 export class PreflightGate {
   private readonly checks = new Map<string, Promise<void>>();
   private readonly reported = new Set<string>();
@@ -31,8 +37,12 @@ export class PreflightGate {
     return this.passedKeys.has(this.keyOf(conn, preflight));
   }
 
-  /** `then`: lines that run in the same round trip when the preflight passes (arming the rollback guard). */
-  async ensure(conn: Connection, preflight: Preflight, then: string[] = []): Promise<void> {
+  /**
+   * `then`: lines that run in the same round trip when the preflight's shell
+   * checks pass (arming the rollback guard), and the script that takes them
+   * back when the clashes found here in its facts refuse the run after all.
+   */
+  async ensure(conn: Connection, preflight: Preflight, then?: Then): Promise<void> {
     const key = this.keyOf(conn, preflight);
     let check = this.checks.get(key);
     if (!check) {
@@ -57,15 +67,25 @@ export class PreflightGate {
     }
   }
 
-  private async run(conn: Connection, preflight: Preflight, then: string[]): Promise<void> {
-    // The guard's lines run in the same round trip, only when the preflight
-    // passed (exit 0); a clash found in its facts is then disarmed below.
-    const script = then.length
-      ? ["sh -s <<'MULTIWAN_PREFLIGHT' || exit 1", renderPreflight(preflight).trimEnd(), "MULTIWAN_PREFLIGHT", ...then, ""].join("\n")
+  private async run(conn: Connection, preflight: Preflight, then: Then | undefined): Promise<void> {
+    // The guard's lines run in the same round trip, only when the shell
+    // checks passed (exit 0), after a section of their own so their output
+    // is not read as the last fact.
+    const script = then?.lines.length
+      ? [
+          "sh -s <<'MULTIWAN_PREFLIGHT' || exit 1",
+          renderPreflight(preflight).trimEnd(),
+          "MULTIWAN_PREFLIGHT",
+          "echo '@@ then'",
+          ...then.lines,
+          "",
+        ].join("\n")
       : renderPreflight(preflight);
     const result = await this.pool.run(conn, script, { step: "preflight" });
     const { problems, clashes } = preflightFindings(preflight, result.stdout);
     if (result.code === 0 && clashes.length === 0) return;
+    // Armed, yet refused for a clash: nothing was changed, so take the guard back.
+    if (result.code === 0 && then?.lines.length) await this.pool.run(conn, then.undo, { step: "disarm the rollback guard" });
     const found = [...problems, ...clashes];
     const detail = found.length ? found.map((p) => `  - ${p}`).join("\n") : `  ${result.stderr.trim().split("\n").slice(-5).join("\n  ")}`;
     throw new PreflightError(`preflight check of ${describeTarget(conn)} failed; nothing was changed:\n${detail}`);

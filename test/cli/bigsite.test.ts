@@ -54,13 +54,14 @@ describe(`${ROUTES.toLocaleString("en-US")} pinned routes from a route file: pre
 
   it("preview plans the pins without contacting the box", async () => {
     const r = await project.pulumi(["preview", "--stack", "big"]);
-    assert.match(r.stdout, /\+ 17 to create/, r.stdout);
+    // The gateway's resources, its provider, the component, the stack and the run's Confirmation.
+    assert.match(r.stdout, /\+ 18 to create/, r.stdout);
     assert.equal(fake.connections, 0);
   });
 
   it("up sends each uplink's pins in one ip batch, and the provider's environment never carries the site", async () => {
     const r = await project.pulumi(["up", "--yes", "--stack", "big"], { timeoutMs: 300_000 });
-    assert.match(r.stdout, /\+ 17 created/, r.stdout);
+    assert.match(r.stdout, /\+ 18 created/, r.stdout);
     const apply = fake.scripts.find((s) => /^# multiwan: PinnedRoutes isp1 \(20000 via 192\.168\.1\.254\): apply$/m.test(s));
     assert.ok(apply, "isp1's pins were applied");
     // Once to run and once in the boot copy the script keeps on the box.

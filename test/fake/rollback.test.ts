@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MultiwanProvider } from "../../provider/provider";
 import { SshPool } from "../../provider/ssh";
+import path from "node:path";
 import { type FakeHost, type FakeReply, startFakeHost } from "../support/fakeHost";
+import { FACTS_FIXTURES, readJson } from "../support/fixtures";
 import { generateKeyPair } from "../support/keys";
 import { loadPlan, planned, urnOf, wrapSecret } from "../support/site";
 
@@ -187,6 +189,21 @@ describe("a guarded run against a fake host", () => {
         await p.delete("x", MULTIPATH_URN, outs);
         assert.equal(fake.connections, 1, "no confirmation yet");
         assert.ok(!fake.scripts.some(isConfirm));
+      },
+    );
+  });
+
+  test("a preflight that finds foreign state refuses the run and takes back the guard it armed in the same round trip", async () => {
+    // A real preflight output from a lab gateway with foreign routes, a rule and an nft table in what the home site would own.
+    const foreign = readJson<{ output: string }>(path.join(FACTS_FIXTURES, "preflight", "home-nftables-foreign.json")).output;
+    await withProvider(
+      60,
+      (script) => (/preflight/.test(script) ? { code: 0, stdout: `${foreign}@@ then\nmultiwan: armed\n` } : { code: 0 }),
+      async (p, fake) => {
+        await assert.rejects(p.create(MULTIPATH_URN, structuredClone(multipath.entry)), /is not multiwan's|multiwan did not add/);
+        assert.equal(fake.scripts.length, 2, "preflight + arm, then the disarm; no change");
+        assert.ok(isArm(fake.scripts[0]));
+        assert.ok(fake.scripts[1].includes('rm -rf "$G"') && !isArm(fake.scripts[1]), "the guard is taken back");
       },
     );
   });
