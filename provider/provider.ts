@@ -79,7 +79,14 @@ export class MultiwanProvider implements provider.Provider {
     return this.lifecycle.read(kind, name, id, props ?? {});
   }
 
+  /**
+   * The engine's Cancel (the first Ctrl-C): it waits for the operations in
+   * flight and starts no new ones; so does the pool. Closing the connections
+   * here would cut the running scripts off halfway (the engine still waits
+   * for their answers, and the box would be left half-applied).
+   */
   async cancel(): Promise<void> {
-    await this.pool.close();
+    this.pool.stopStarting();
+    process.stderr.write("multiwan: cancelled: scripts already running on the gateway finish; no new ones start\n");
   }
 }

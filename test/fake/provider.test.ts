@@ -79,7 +79,7 @@ async function withProvider(respond: Responder, body: (ctx: Ctx) => Promise<void
   try {
     await body({ fake, provider, pool, conn: connectionInput(fake.connection({ privateKey: SECRET_KEY })), warnings });
   } finally {
-    await provider.cancel();
+    await provider.pool.close();
     await fake.close();
     exposed.push(...warnings);
   }
@@ -124,7 +124,7 @@ describe("check and diff (a preview) never contact the host", () => {
   after(async () => {
     assert.equal(fake.connections, 0, "check and diff must not open a connection");
     assert.equal(provider.pool.stats().connectionsOpened, 0);
-    await provider.cancel();
+    await provider.pool.close();
     await fake.close();
   });
 
@@ -562,7 +562,7 @@ describe("create, update, delete and read over SSH", () => {
     await withProvider(ok, async ({ fake, provider, conn }) => {
       const created = await provider.create(TABLE_URN, tableInputs(conn));
       assert.ok(created.id);
-      await provider.cancel();
+      await provider.pool.close();
 
       const wrong = generateKeyPair("ed25519").public;
       const sent = fake.scripts.length;
@@ -590,7 +590,7 @@ describe("create, update, delete and read over SSH", () => {
       assert.match(written, /host key not verified/);
       assert.ok(written.includes(fingerprintOf(fake.hostKeyLine)), written);
     } finally {
-      await provider.cancel();
+      await provider.pool.close();
       await fake.close();
     }
   });
