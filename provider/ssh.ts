@@ -84,6 +84,8 @@ export class SshConnectionError extends Error {
   constructor(
     readonly target: string,
     message: string,
+    /** The connection was lost while a script ran: it may have run partly. */
+    readonly midScript = false,
   ) {
     super(message);
     this.name = "SshConnectionError";
@@ -428,6 +430,7 @@ export class SshPool {
               entry.target,
               `connection to ${entry.target} was lost while running step "${step}"; it may have run partly. ` +
                 `Scripts converge, so running again (pulumi up) is safe.`,
+              true,
             ),
           );
         });

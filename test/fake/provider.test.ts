@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair } from "../support/keys";
 import { expectedState, renderScripts } from "../../lib/render";
+import { PartialCreateError, UNKNOWN_KERNEL_STATE } from "../../provider/lifecycle";
 import { MultiwanProvider } from "../../provider/provider";
 import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";
 import { SshPool } from "../../provider/ssh";
@@ -655,4 +656,22 @@ test("the private key never appears in errors, warnings, stderr or outputs", () 
 test("the provider reports package.json's version to the engine", () => {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
   assert.equal(new MultiwanProvider(new SshPool()).version, pkg.version);
+});
+
+test("a create cut off halfway (the connection lost mid-script) is kept with its remove script and an unknown kernel state", async () => {
+  const slowApply: Responder = (script) => (phaseOf(script) === "apply" ? { code: 0, delayMs: 2000 } : { code: 0 });
+  await withProvider(slowApply, async ({ fake, provider, conn }) => {
+    const creating = provider.create(TABLE_URN, tableInputs(conn));
+    while (!fake.scripts.some((s) => phaseOf(s) === "apply")) await new Promise((r) => setTimeout(r, 5));
+    fake.dropConnections();
+    const err = await creating.then(
+      () => assert.fail("the create succeeded"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof PartialCreateError, String(err));
+    assert.match(err.message, /lost while running step "apply RoutingTable home-table-isp1"/);
+    assert.match(err.id, /^table-/, "the id the finished create would have had");
+    assert.deepEqual(err.outs.kernelState, UNKNOWN_KERNEL_STATE);
+    assert.equal(err.outs.removeScript, tableScripts.remove, "destroy can remove what it may have put there");
+  });
 });
