@@ -80,13 +80,12 @@ export class MultiwanProvider implements provider.Provider {
   }
 
   /**
-   * The engine's Cancel (the first Ctrl-C): it waits for the operations in
-   * flight and starts no new ones; so does the pool. Closing the connections
-   * here would cut the running scripts off halfway (the engine still waits
-   * for their answers, and the box would be left half-applied).
+   * The engine's Cancel (the first Ctrl-C; the engine also sends it when a
+   * run ends): it waits for the operations in flight and starts no new ones;
+   * so does the pool. Closing the connections here would cut the running
+   * scripts off halfway while the engine still waits for their answers.
    */
   async cancel(): Promise<void> {
     this.pool.stopStarting();
-    process.stderr.write("multiwan: cancelled: scripts already running on the gateway finish; no new ones start\n");
   }
 }
