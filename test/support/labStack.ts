@@ -12,6 +12,15 @@ export interface LabStackSession {
   lab: Lab;
   /** The gateway before the first up. */
   pristine: GatewaySnapshot;
+  /** The stack's name and where its file backend keeps the state. */
+  stack: string;
+  stateDir: string;
+  /** The stack's config file (multiwan:site). */
+  configFile: string;
+  /** The environment every pulumi command of this stack runs with. */
+  env: NodeJS.ProcessEnv;
+  /** Arguments every pulumi command of this stack needs (--stack, --config-file). */
+  args: string[];
   /** Runs a pulumi command against the lab's stack. */
   pulumi(...args: string[]): Promise<RunResult>;
   /** `pulumi stack export`, parsed: every resource's inputs and outputs. */
@@ -32,6 +41,11 @@ export async function openLabStack(backend: "nftables" | "iptables"): Promise<La
   const session: LabStackSession = {
     lab,
     pristine,
+    stack,
+    stateDir: path.join(work, "state"),
+    configFile,
+    env,
+    args,
     deployed: false,
     pulumi: (...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }),
     async stackExport() {
