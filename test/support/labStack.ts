@@ -6,6 +6,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { type GatewaySnapshot, type Lab, labUp } from "../../lab/lab";
 import { initLabStack } from "../../lab/pulumiStack";
+import { scratchDir } from "../../support/proc";
 import { type RunResult, assertSuccess, REPO_ROOT, runPulumi } from "./cli";
 
 export interface LabStackSession {
@@ -35,7 +36,8 @@ export interface LabStackSession {
 
 export async function openLabStack(backend: "nftables" | "iptables"): Promise<LabStackSession> {
   const lab = await labUp({ nat: backend, guard: true, log: () => {} });
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-"));
+  // A scratch dir: removed on exit even when a signal ends the test before `after`.
+  const work = scratchDir(fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-")));
   const pristine = await lab.snapshot();
   const { configFile, env, args, stack } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
   const session: LabStackSession = {
