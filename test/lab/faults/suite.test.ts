@@ -51,16 +51,22 @@ function normalize(snap: GatewaySnapshot): Record<string, string> {
 }
 
 /**
- * nft lists tables in the order they were made, and the engine applies
- * independent resources in parallel: the tables are compared as a set.
+ * nft lists tables and chains in the order they were made, and the engine
+ * applies independent resources in parallel (with iptables, each adds its
+ * chain and its jump to a shared table): each table is compared as the set of
+ * its lines. The order of rules within one of our chains is the renderer's,
+ * the same in every run.
  */
 function nftTables(ruleset: string): string {
-  const tables: string[] = [];
+  const tables: string[][] = [];
   for (const line of ruleset.split("\n")) {
-    if (/^table /.test(line) || !tables.length) tables.push(line);
-    else tables[tables.length - 1] += `\n${line}`;
+    if (/^table /.test(line) || !tables.length) tables.push([line]);
+    else tables[tables.length - 1].push(line);
   }
-  return tables.sort().join("\n");
+  return tables
+    .map(([head, ...rest]) => [head, ...rest.sort()].join("\n"))
+    .sort()
+    .join("\n");
 }
 
 /** The same for iptables: the jumps to our chains land in a built-in chain in the order the resources were applied. */
