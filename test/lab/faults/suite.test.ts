@@ -59,9 +59,12 @@ function normalize(snap: GatewaySnapshot): Record<string, string> {
  */
 function nftTables(ruleset: string): string {
   const tables: string[][] = [];
+  let warned = false; // iptables-nft's "# Warning: table ip nat is managed by iptables-nft" heads its table
   for (const line of ruleset.split("\n")) {
-    if (/^table /.test(line) || !tables.length) tables.push([line]);
+    const warning = /^# Warning: table /.test(line);
+    if (warning || (/^table /.test(line) && !warned) || !tables.length) tables.push([line]);
     else tables[tables.length - 1].push(line);
+    warned = warning;
   }
   return tables
     .map(([head, ...rest]) => [head, ...rest.sort()].join("\n"))
@@ -84,13 +87,19 @@ function difference(got: Record<string, string>, want: Record<string, string>): 
   const out: string[] = [];
   for (const key of Object.keys(want)) {
     if (got[key] === want[key]) continue;
-    const g = new Set(got[key].split("\n"));
-    const w = new Set(want[key].split("\n"));
-    out.push(
-      `${key}:`,
-      ...[...w].filter((l) => !g.has(l)).map((l) => `  - ${l}`),
-      ...[...g].filter((l) => !w.has(l)).map((l) => `  + ${l}`),
-    );
+    // Lines as a multiset: a line the gateway holds twice shows as one "+".
+    const tally = (text: string) => {
+      const m = new Map<string, number>();
+      for (const l of text.split("\n")) m.set(l, (m.get(l) ?? 0) + 1);
+      return m;
+    };
+    const g = tally(got[key]);
+    const w = tally(want[key]);
+    const lines = [`${key}:`];
+    for (const [l, n] of w) for (let i = g.get(l) ?? 0; i < n; i++) lines.push(`  - ${l}`);
+    for (const [l, n] of g) for (let i = w.get(l) ?? 0; i < n; i++) lines.push(`  + ${l}`);
+    if (lines.length === 1) lines.push("  (the same lines in another order)", ...got[key].split("\n").map((l) => `  | ${l}`));
+    out.push(...lines);
   }
   return out.join("\n");
 }
