@@ -16,7 +16,7 @@ import { type GatewaySnapshot, run } from "../../../lab/lab";
 import { FaultHooks } from "../../../lab/faults";
 import { alive, cmdline, descendants } from "../../../lab/processes";
 import { siteSchema } from "../../../lib/schema";
-import { PULUMI_ENTRY, type RunResult, describeRun } from "../../support/cli";
+import { PULUMI_ENTRY, REPO_ROOT, type RunResult, describeRun } from "../../support/cli";
 import { type LabStackSession, openLabStack } from "../../support/labStack";
 import { ipv4Routes } from "../../support/gatewayState";
 import { type FaultCase, type Phase, type ScriptCounts, drawCases, endsDeployed } from "./cases";
@@ -327,7 +327,10 @@ for (const backend of BACKENDS) {
       if (diff) return `FAIL: the gateway is not ${deployed ? "as planned" : "as before"}:\n${diff}`;
       const pending = pendingOperations();
       if (pending.length) return `FAIL: pending operations left in the state: ${pending.join(", ")}`;
-      const living = [...providerPids].filter(alive);
+      // A pid counts only while it is still a provider: the kernel hands freed pids to other processes.
+      const ours = (p: number) => cmdline(p).includes(`${REPO_ROOT}/`) && cmdline(p).includes("dist/provider/main.js");
+      const living = [...providerPids].filter((p) => alive(p) && ours(p));
+      providerPids.clear();
       if (living.length) return `FAIL: provider process(es) left running: ${living.map(cmdline).join("; ")}`;
       return "ok";
     };
