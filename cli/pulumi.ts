@@ -8,10 +8,28 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "../support/repoRoot";
+import { afterFailedDestroy, repairInterrupted } from "./interrupted";
 import { findProjectDir, programFromFile, resolveProgramFile, startLanguageHost, type LanguageHost } from "./languageHost";
 
 /** The commands that take `--client` (an already-running language host), with their aliases. */
 const PROGRAM_COMMANDS = new Set(["up", "update", "preview", "pre", "destroy", "down", "dn", "refresh"]);
+
+/** The commands after which a killed run's lock and pending operations are settled first (./interrupted.ts). */
+const STATE_COMMANDS = new Set(["up", "update", "destroy", "down", "dn", "refresh", "preview", "pre"]);
+
+const DESTROY_COMMANDS = new Set(["destroy", "down", "dn"]);
+
+/** The value of --stack / -s, if given. */
+export function stackOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") break;
+    const eq = a.match(/^(?:--stack|-s)=(.*)$/);
+    if (eq) return eq[1];
+    if (a === "--stack" || a === "-s") return args[i + 1];
+  }
+  return undefined;
+}
 
 /** Root flags that take a value as the next argument when not written `--flag=value`. */
 const VALUE_FLAGS = new Set([
@@ -121,6 +139,10 @@ async function main(): Promise<number> {
   const cli = findCli();
   const env = cliEnv(projectDir);
 
+  if (command && STATE_COMMANDS.has(command) && !wantsHelp && projectDir) {
+    repairInterrupted(cli, env, startDir, stackOf(args));
+  }
+
   let host: LanguageHost | undefined;
   let cliArgs = args;
   if (command && PROGRAM_COMMANDS.has(command) && !wantsHelp && !hasClient && projectDir && !hasNodeLanguageHost(cli)) {
@@ -157,6 +179,9 @@ async function main(): Promise<number> {
     child.on("exit", (c, s) => resolve([c, s]));
   });
   host?.close(code !== 0);
+  if (command && DESTROY_COMMANDS.has(command) && !wantsHelp && projectDir && (code !== 0 || signal)) {
+    afterFailedDestroy(cli, env, startDir, stackOf(args));
+  }
   if (signal) {
     // Die of the same signal, so that a shell sees what happened to the CLI.
     process.removeAllListeners(signal);

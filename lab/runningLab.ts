@@ -3,9 +3,9 @@
 // down(). Made by labUp() or openLab() (./up.ts).
 import * as path from "node:path";
 import { run, type RunOptions, type RunResult } from "../support/proc";
-import { alive, cmdline, killPids, labProcessRe, netnsPids, sleep } from "./processes";
+import { alive, cmdline, descendants, killPids, labProcessRe, netnsPids, sleep } from "./processes";
 import { diskListing, KERNEL_STATE_SCRIPT, parseKernelState, type GatewaySnapshot } from "./snapshot";
-import { startSshd, waitBanner } from "./sshd";
+import { startRelay, startSshd, waitBanner } from "./sshd";
 import { defaultLog, saveLabState, type LabState } from "./state";
 import { DHCP_UNIT_FILE } from "../lib/render/dhcp";
 import { HEALTH_UNIT_FILE } from "../lib/render/health";
@@ -255,6 +255,33 @@ export class Lab {
       throw new Error(`lab ${this.name}: sshd did not come back after reboot (see ${this.dir}/logs/sshd.log)`);
     this.save();
     this.log("reboot: gateway is up");
+  }
+
+  /**
+   * Cuts the SSH path: the host's relay and every connection through it are
+   * killed (SIGKILL), so the provider's connection drops mid-run and new ones
+   * are refused, until restoreRelay().
+   */
+  async cutRelay(): Promise<void> {
+    const pid = this.state.relayPid;
+    const pids = alive(pid) ? [pid, ...descendants(pid)] : [];
+    for (const p of pids) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    for (let i = 0; i < 100 && pids.some(alive); i++) await sleep(10);
+    this.log(`ssh relay cut (killed ${pids.length} process(es))`);
+  }
+
+  /** Starts the relay again on the same port after cutRelay(). */
+  async restoreRelay(): Promise<void> {
+    if (alive(this.state.relayPid) && labProcessRe(this.name).test(cmdline(this.state.relayPid))) return;
+    const relay = await startRelay(this.state, this.log, this.sshPort);
+    this.state.relayPid = relay.pid;
+    this.save();
   }
 
   /** Tears the lab down (see downLab). */

@@ -110,9 +110,10 @@ async function sshdListening(ns: string): Promise<boolean> {
   return r.stdout.trim() !== "";
 }
 
-export async function startRelay(s: LabState, log: (m: string) => void): Promise<{ port: number; pid: number }> {
+/** Starts the relay on a free port, or on `fixedPort` (a relay started again after a cut, lab/faults.ts). */
+export async function startRelay(s: LabState, log: (m: string) => void, fixedPort?: number): Promise<{ port: number; pid: number }> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const pid = spawnDaemon(s.dir, "relay", [
       "socat",
       // nodelay: without TCP_NODELAY every small SSH write after an

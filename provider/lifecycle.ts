@@ -28,7 +28,27 @@ import { Guard } from "./guard";
 import { PreflightGate } from "./preflight";
 import { type DiffResult, detailedDiffOf, topLevel } from "./propertyDiff";
 import { reveal, unwrapSecret } from "./secrets";
-import { type Connection, ScriptError, type SshPool } from "./ssh";
+import { type Connection, ScriptError, SshConnectionError, type SshPool } from "./ssh";
+
+/** What an unknown kernel state reads as (never what a box prints): the next up applies the resource again. */
+export const UNKNOWN_KERNEL_STATE = ["unknown: a run was interrupted here (multiwan will apply it again)"];
+
+/**
+ * A create that may have changed the box but did not finish (the connection
+ * was lost while its script ran). The engine keeps the resource with these
+ * outputs (gRPC ErrorResourceInitFailed): `destroy` removes it, the next `up`
+ * updates it, rather than the box carrying what no state knows of.
+ */
+export class PartialCreateError extends Error {
+  constructor(
+    readonly id: string,
+    readonly outs: Props,
+    cause: Error,
+  ) {
+    super(cause.message);
+    this.name = "PartialCreateError";
+  }
+}
 
 /** Inputs of resources written before the explicit provider; now its configuration. */
 const LEGACY_KEYS = ["connection", "preflight"] as const;
@@ -203,8 +223,25 @@ export class Lifecycle {
 
   async create<K extends ResourceKind>(kind: K, name: string, inputs: Props): Promise<provider.CreateResult> {
     // A create must be all or nothing: a failed apply takes back whatever part applied.
-    const scripts = await this.apply(kind, name, inputs, (s) => ({ script: s.remove, step: `remove the partial ${kind} ${name}` }));
     const entry = entryOf(kind, inputs);
+    let scripts: Scripts;
+    try {
+      scripts = await this.apply(kind, name, inputs, (s) => ({ script: s.remove, step: `remove the partial ${kind} ${name}` }));
+    } catch (err) {
+      // Cut off halfway and not taken back: the state must learn of it.
+      if (err instanceof SshConnectionError && err.midScript) {
+        throw new PartialCreateError(
+          kindOf(kind).id(entry),
+          {
+            ...inputs,
+            [KERNEL_STATE]: UNKNOWN_KERNEL_STATE,
+            [REMOVE_SCRIPT]: renderScripts(kind, entry).remove,
+          },
+          err,
+        );
+      }
+      throw err;
+    }
     return {
       id: kindOf(kind).id(entry),
       outs: { ...inputs, [KERNEL_STATE]: expectedState(kind, entry), [REMOVE_SCRIPT]: scripts.remove, [APPLIED]: token() },

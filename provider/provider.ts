@@ -121,7 +121,13 @@ export class MultiwanProvider implements provider.Provider {
     return this.lifecycle.read(kind, name, id, props ?? {});
   }
 
+  /**
+   * The engine's Cancel (the first Ctrl-C; the engine also sends it when a
+   * run ends): it waits for the operations in flight and starts no new ones;
+   * so does the pool. Closing the connections here would cut the running
+   * scripts off halfway while the engine still waits for their answers.
+   */
   async cancel(): Promise<void> {
-    await this.pool.close();
+    this.pool.stopStarting();
   }
 }

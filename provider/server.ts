@@ -8,6 +8,7 @@
 // MultiwanProvider's business.
 import path from "node:path";
 import type * as grpcTypes from "@grpc/grpc-js";
+import { PartialCreateError } from "./lifecycle";
 import type { MultiwanProvider } from "./provider";
 import type { DiffResult, PropertyDiffKind } from "./propertyDiff";
 
@@ -21,6 +22,8 @@ function loadStubs() {
     proto: load("@pulumi/pulumi/proto/provider_pb"),
     plugin: load("@pulumi/pulumi/proto/plugin_pb"),
     empty: load("google-protobuf/google/protobuf/empty_pb"),
+    any: load("google-protobuf/google/protobuf/any_pb"),
+    status: load("@pulumi/pulumi/proto/status_pb"),
     struct: load("google-protobuf/google/protobuf/struct_pb"),
     channelOptions: load("@pulumi/pulumi/runtime").grpcChannelOptions as Record<string, unknown>,
   };
@@ -131,10 +134,33 @@ export class ProviderServer {
         (resp) => callback(null, resp),
         (err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
-          callback({ code: this.stubs.grpc.status.UNKNOWN, details: message, message } as grpcTypes.ServiceError);
+          const metadata = err instanceof PartialCreateError ? this.initFailed(err) : undefined;
+          callback({ code: this.stubs.grpc.status.UNKNOWN, details: message, message, metadata } as grpcTypes.ServiceError);
         },
       );
     };
+  }
+
+  /**
+   * A create that ran partly: the engine's ErrorResourceInitFailed, in the
+   * gRPC status details (as the Node SDK's own server sends it), so the
+   * engine records the resource with these outputs instead of forgetting it.
+   */
+  private initFailed(err: PartialCreateError): grpcTypes.Metadata {
+    const { grpc, proto, any, status } = this.stubs;
+    const detail = new proto.ErrorResourceInitFailed();
+    detail.setId(err.id);
+    detail.setProperties(this.toStruct(err.outs));
+    detail.setReasonsList([err.message]);
+    const packed = new any.Any();
+    packed.pack(detail.serializeBinary(), "pulumirpc.ErrorResourceInitFailed");
+    const st = new status.Status();
+    st.setCode(grpc.status.UNKNOWN);
+    st.setMessage(err.message);
+    st.addDetails(packed);
+    const metadata = new grpc.Metadata();
+    metadata.add("grpc-status-details-bin", Buffer.from(st.serializeBinary()));
+    return metadata;
   }
 
   /** Drops undefined values first: a Struct has no way to say "absent". */

@@ -84,9 +84,22 @@ export class SshConnectionError extends Error {
   constructor(
     readonly target: string,
     message: string,
+    /** The connection was lost while a script ran: it may have run partly. */
+    readonly midScript = false,
   ) {
     super(message);
     this.name = "SshConnectionError";
+  }
+}
+
+/** The run was cancelled (Ctrl-C) before its script started: nothing ran. */
+export class CancelledError extends Error {
+  constructor(
+    readonly target: string,
+    readonly step: string,
+  ) {
+    super(`step "${step}" was not started on ${target}: the run was cancelled (Ctrl-C); scripts already running there finished`);
+    this.name = "CancelledError";
   }
 }
 
@@ -181,6 +194,8 @@ export class SshPool {
   private readonly shell: string;
   private connectionsOpened = 0;
   private maxConcurrentSessions = 0;
+  /** Set by stopStarting(): no new script starts; those running finish. */
+  private stopped = false;
 
   constructor(opts: SshPoolOptions = {}) {
     this.maxSessions = opts.maxSessionsPerHost ?? 8;
@@ -194,11 +209,14 @@ export class SshPool {
   async run(conn: Connection, script: string, opts: RunOptions = {}): Promise<RunResult> {
     const entry = this.entryFor(conn);
     const step = opts.step ?? "script";
+    if (this.stopped) throw new CancelledError(entry.target, step);
     // Dial before queueing for a session slot: every run waiting for this host
     // then shares one dial, and an unreachable host fails them all at once.
     await this.connect(entry, conn);
     await entry.sem.acquire();
     try {
+      // A run that waited for its slot while the engine cancelled never starts.
+      if (this.stopped) throw new CancelledError(entry.target, step);
       // Retries happen only when no channel was opened, i.e. nothing ran:
       // a connection that dropped since the last run is replaced once, and a
       // channel sshd refused is asked for again after a short backoff (sshd
@@ -241,6 +259,16 @@ export class SshPool {
     const result = await this.run(conn, script, { step });
     if (result.code !== 0) throw new ScriptError(step, targetOf(conn), result);
     return result;
+  }
+
+  /**
+   * Ctrl-C (the engine's Cancel): from now on no script starts, and every run
+   * not yet started fails with a CancelledError; scripts already running on
+   * a box are left to finish, so none is cut off halfway. close() still ends
+   * the connections when the engine shuts the provider down.
+   */
+  stopStarting(): void {
+    this.stopped = true;
   }
 
   /** Closes every connection; waits until their sockets are closed. The pool can still be used afterwards (it reconnects). */
@@ -402,6 +430,7 @@ export class SshPool {
               entry.target,
               `connection to ${entry.target} was lost while running step "${step}"; it may have run partly. ` +
                 `Scripts converge, so running again (pulumi up) is safe.`,
+              true,
             ),
           );
         });

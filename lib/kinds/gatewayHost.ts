@@ -188,7 +188,8 @@ const remove = (): string[] => [
   `step "remove iptables tables multiwan created, if they are empty now"`,
   `for t in nat filter mangle; do`,
   `  [ -e ${STATE_DIR}/created-iptables-$t ] || continue`,
-  `  if [ -z "$(iptables -t $t -S | grep -v '^-P [A-Z]* ACCEPT$')" ]; then run nft delete table ip $t; fi`,
+  // An apply cut off between its marker and its first rule never made the table: iptables-nft still lists its policies.
+  `  if nft list table ip $t >/dev/null 2>&1 && [ -z "$(iptables -t $t -S | grep -v '^-P [A-Z]* ACCEPT$')" ]; then run nft delete table ip $t; fi`,
   `  rm -f ${STATE_DIR}/created-iptables-$t`,
   `done`,
   "",

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair } from "../support/keys";
 import { expectedState, renderScripts } from "../../lib/render";
+import { PartialCreateError, UNKNOWN_KERNEL_STATE } from "../../provider/lifecycle";
 import { MultiwanProvider } from "../../provider/provider";
 import { isSecret, SECRET_SIG, SECRET_SIG_KEY } from "../../provider/secrets";
 import { SshPool } from "../../provider/ssh";
@@ -79,7 +80,7 @@ async function withProvider(respond: Responder, body: (ctx: Ctx) => Promise<void
   try {
     await body({ fake, provider, pool, conn: connectionInput(fake.connection({ privateKey: SECRET_KEY })), warnings });
   } finally {
-    await provider.cancel();
+    await provider.pool.close();
     await fake.close();
     exposed.push(...warnings);
   }
@@ -124,7 +125,7 @@ describe("check and diff (a preview) never contact the host", () => {
   after(async () => {
     assert.equal(fake.connections, 0, "check and diff must not open a connection");
     assert.equal(provider.pool.stats().connectionsOpened, 0);
-    await provider.cancel();
+    await provider.pool.close();
     await fake.close();
   });
 
@@ -570,7 +571,7 @@ describe("create, update, delete and read over SSH", () => {
     await withProvider(ok, async ({ fake, provider, conn }) => {
       const created = await provider.create(TABLE_URN, tableInputs(conn));
       assert.ok(created.id);
-      await provider.cancel();
+      await provider.pool.close();
 
       const wrong = generateKeyPair("ed25519").public;
       const sent = fake.scripts.length;
@@ -598,7 +599,7 @@ describe("create, update, delete and read over SSH", () => {
       assert.match(written, /host key not verified/);
       assert.ok(written.includes(fingerprintOf(fake.hostKeyLine)), written);
     } finally {
-      await provider.cancel();
+      await provider.pool.close();
       await fake.close();
     }
   });
@@ -663,4 +664,22 @@ test("the private key never appears in errors, warnings, stderr or outputs", () 
 test("the provider reports package.json's version to the engine", () => {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
   assert.equal(new MultiwanProvider(new SshPool()).version, pkg.version);
+});
+
+test("a create cut off halfway (the connection lost mid-script) is kept with its remove script and an unknown kernel state", async () => {
+  const slowApply: Responder = (script) => (phaseOf(script) === "apply" ? { code: 0, delayMs: 2000 } : { code: 0 });
+  await withProvider(slowApply, async ({ fake, provider, conn }) => {
+    const creating = provider.create(TABLE_URN, tableInputs(conn));
+    while (!fake.scripts.some((s) => phaseOf(s) === "apply")) await new Promise((r) => setTimeout(r, 5));
+    fake.dropConnections();
+    const err = await creating.then(
+      () => assert.fail("the create succeeded"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof PartialCreateError, String(err));
+    assert.match(err.message, /lost while running step "apply RoutingTable home-table-isp1"/);
+    assert.match(err.id, /^table-/, "the id the finished create would have had");
+    assert.deepEqual(err.outs.kernelState, UNKNOWN_KERNEL_STATE);
+    assert.equal(err.outs.removeScript, tableScripts.remove, "destroy can remove what it may have put there");
+  });
 });

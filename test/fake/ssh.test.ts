@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateKeyPair } from "../support/keys";
-import { HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../../provider/ssh";
+import { CancelledError, HostKeyMismatchError, ScriptError, SshConnectionError, SshPool } from "../../provider/ssh";
 import { fingerprint, parseHostKey } from "../../provider/hostKey";
 import { startFakeHost, type FakeHost } from "../support/fakeHost";
 import { requireTool } from "../support/tools";
@@ -393,6 +393,31 @@ test("close() ends the connection and the pool can be reused", async () => {
     await pool.run(fake.connection(), "true");
     assert.equal(fake.connections, 2);
   });
+});
+
+test("Ctrl-C (stopStarting): the scripts running finish, none of those waiting starts", async () => {
+  await withHost(
+    { respond: () => ({ code: 0, delayMs: 300 }) },
+    async (fake, pool) => {
+      const runs = Array.from({ length: 5 }, (_, i) =>
+        pool.run(fake.connection(), `echo ${i}\n`, { step: `apply ${i}` }).then(
+          (r) => r.code,
+          (e: unknown) => e,
+        ),
+      );
+      while (fake.scripts.length < 2) await new Promise((r) => setTimeout(r, 5));
+      pool.stopStarting();
+      const outcomes = await Promise.all(runs);
+      assert.deepEqual(outcomes.slice(0, 2), [0, 0], "the two running scripts finished");
+      for (const o of outcomes.slice(2)) {
+        assert.ok(o instanceof CancelledError, String(o));
+        assert.match(o.message, /step "apply \d" was not started on .*: the run was cancelled \(Ctrl-C\)/);
+      }
+      assert.equal(fake.scripts.length, 2, "nothing else reached the host");
+      await assert.rejects(pool.run(fake.connection(), "true"), CancelledError);
+    },
+    { maxSessionsPerHost: 2 },
+  );
 });
 
 test("concurrent first runs for different hosts each dial once", async () => {

@@ -6,12 +6,22 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { type GatewaySnapshot, type Lab, labUp } from "../../lab/lab";
 import { initLabStack } from "../../lab/pulumiStack";
+import { scratchDir } from "../../support/proc";
 import { type RunOptions, type RunResult, assertSuccess, REPO_ROOT, runPulumi } from "./cli";
 
 export interface LabStackSession {
   lab: Lab;
   /** The gateway before the first up. */
   pristine: GatewaySnapshot;
+  /** The stack's name and where its file backend keeps the state. */
+  stack: string;
+  stateDir: string;
+  /** The stack's config file (gateway:site). */
+  configFile: string;
+  /** The environment every pulumi command of this stack runs with. */
+  env: NodeJS.ProcessEnv;
+  /** Arguments every pulumi command of this stack needs (--stack, --config-file). */
+  args: string[];
   /** Runs a pulumi command against the lab's stack. */
   pulumi(...args: string[]): Promise<RunResult>;
   /** The same with more run options (e.g. onOutput, which hands over the child to signal it midway). */
@@ -30,12 +40,18 @@ export interface LabStackSession {
 
 export async function openLabStack(backend: "nftables" | "iptables"): Promise<LabStackSession> {
   const lab = await labUp({ nat: backend, guard: true, log: () => {} });
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-"));
+  // A scratch dir: removed on exit even when a signal ends the test before `after`.
+  const work = scratchDir(fs.mkdtempSync(path.join(os.tmpdir(), "mw-e2e-")));
   const pristine = await lab.snapshot();
   const { configFile, env, args, stack } = initLabStack(lab.name, lab.stackFile, fs.readFileSync(lab.privateKeyPath, "utf8"), work);
   const session: LabStackSession = {
     lab,
     pristine,
+    stack,
+    stateDir: path.join(work, "state"),
+    configFile,
+    env,
+    args,
     deployed: false,
     pulumi: (...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000 }),
     pulumiWith: (opts, ...cmd) => runPulumi([...cmd, ...args], { cwd: REPO_ROOT, env, timeoutMs: 120_000, ...opts }),
