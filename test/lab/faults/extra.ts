@@ -1,13 +1,11 @@
 // The hook for more cases in the fault suite: cases given as data, run after
 // the seeded faults on the same lab. The foreign-state cases (issue 15, item
 // 1: someone else's route, rule, nft table or iptables chain where multiwan
-// would put its own) are written elsewhere, in ./foreign.ts as
-// `export const FOREIGN_CASES: ExtraCase[]`; the suite picks them up when
-// that file exists.
-import fs from "node:fs";
-import path from "node:path";
+// would put its own) are ./foreign.ts's, as data that
+// test/lab/e2e/foreign.test.ts runs too.
+import { type Backend, FOREIGN_CASES } from "./foreign";
 
-export type Backend = "nftables" | "iptables";
+export type { Backend };
 
 export interface ExtraCase {
   name: string;
@@ -26,11 +24,24 @@ export interface ExtraCase {
   refused?: RegExp;
 }
 
-/** ./foreign.ts's FOREIGN_CASES, when that file is there; none otherwise. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * ./foreign.ts's cases as suite cases: the foreign object planted on a bare
+ * gateway, `up` refused naming the object, its content and the field that
+ * moves multiwan off it, the gateway unchanged and the object untouched.
+ * (What `destroy` leaves of a foreign object, once the site has moved off
+ * it, is test/lab/e2e/foreign.test.ts's.)
+ */
 export function loadExtraCases(): ExtraCase[] {
-  const file = path.join(__dirname, "foreign.js");
-  if (!fs.existsSync(file)) return [];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(file) as { FOREIGN_CASES?: ExtraCase[] };
-  return mod.FOREIGN_CASES ?? [];
+  return FOREIGN_CASES.map((c) => ({
+    name: `${c.kind}: ${c.name}`,
+    backends: [...c.backends],
+    start: "bare",
+    plant: c.inject,
+    probe: c.check,
+    unplant: c.remove,
+    action: "up",
+    refused: new RegExp(`${c.refusal.source}.*${escapeRegExp(c.field)}`),
+  }));
 }

@@ -468,12 +468,15 @@ for (const backend of BACKENDS) {
       };
     });
 
-    const extra = loadExtraCases().filter((c) => !c.backends || c.backends.includes(backend));
+    const extra = loadExtraCases()
+      .filter((c) => !c.backends || c.backends.includes(backend))
+      .map((c, i) => ({ ...c, id: `X${String(i + 1).padStart(2, "0")}` }))
+      .filter((c) => !ONLY || ONLY.includes(c.id));
     if (extra.length) {
       describe("extra cases (./foreign.ts)", { concurrency: false }, () => {
         for (const c of extra) {
           test(c.name, { timeout: 5 * 60_000 }, async () => {
-            const row: Row = { id: "X", backend, fault: "foreign state", point: c.name, run: "", action: c.action, result: "" };
+            const row: Row = { id: c.id, backend, fault: "foreign state", point: c.name, run: "", action: c.action, result: "" };
             try {
               await arrange(c.start === "deployed");
               const start = await snapshot();
