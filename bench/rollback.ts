@@ -39,13 +39,7 @@ async function main(): Promise<void> {
   try {
     const site = readSite(lab.stackFile);
     const preflight = planSite(parseSiteOrThrow(site)).preflight;
-    const conn = {
-      address: "127.0.0.1",
-      port: lab.sshPort,
-      user: "root",
-      hostKey: lab.hostKeyLine,
-      privateKey: fs.readFileSync(lab.privateKeyPath, "utf8"),
-    };
+    const conn = lab.providerConnection();
     const pool = new SshPool({ warn: () => {} });
     const plain = renderPreflight(preflight);
     const armed = ["sh -s <<'MULTIWAN_PREFLIGHT' || exit 1", plain.trimEnd(), "MULTIWAN_PREFLIGHT", ...renderArm(60), ""].join("\n");

@@ -1,6 +1,7 @@
 // A running lab as tests see it (class Lab): connection details, commands in
 // its namespaces and over SSH, traffic, snapshots, a simulated reboot and
 // down(). Made by labUp() or openLab() (./up.ts).
+import fs from "node:fs";
 import * as path from "node:path";
 import { run, type RunOptions, type RunResult } from "../support/proc";
 import { alive, cmdline, descendants, killPids, labProcessRe, netnsPids, sleep } from "./processes";
@@ -79,6 +80,16 @@ export class Lab {
   /** Connection settings for ssh2 / the provider. */
   get connection(): { host: string; port: number; user: string; hostKey: string; privateKeyPath: string } {
     return { host: "127.0.0.1", port: this.sshPort, user: "root", hostKey: this.hostKeyLine, privateKeyPath: this.privateKeyPath };
+  }
+  /** The provider's connection to the gateway (provider/ssh.ts Connection), its private key read. */
+  providerConnection(): { address: string; port: number; user: string; hostKey: string; privateKey: string } {
+    return {
+      address: "127.0.0.1",
+      port: this.sshPort,
+      user: "root",
+      hostKey: this.hostKeyLine,
+      privateKey: fs.readFileSync(this.privateKeyPath, "utf8"),
+    };
   }
   /** Overlay upper dirs: gateway path ("/etc") -> host directory. */
   get disk(): Readonly<Record<string, string>> {

@@ -50,6 +50,19 @@ async function withProvider(
   }
 }
 
+/** The multipath route's outputs after an earlier run (another provider process) created it. */
+async function deployedMultipath(): Promise<Record<string, any>> {
+  let outs: Record<string, any> = {};
+  await withProvider(
+    60,
+    () => ({ code: 0 }),
+    async (p) => {
+      outs = (await p.create(MULTIPATH_URN, structuredClone(multipath.entry))).outs;
+    },
+  );
+  return outs;
+}
+
 const reweighted = () => {
   const entry = structuredClone(multipath.entry) as any;
   entry.nexthops[1].weight = 3;
@@ -151,14 +164,7 @@ describe("a guarded run against a fake host", () => {
   });
 
   test("up whose only change is a removal (a resource left the site; the Confirmation did not change): the removal arms and confirms by itself", async () => {
-    let outs: Record<string, any> = {};
-    await withProvider(
-      60,
-      () => ({ code: 0 }),
-      async (p) => {
-        outs = (await p.create(MULTIPATH_URN, structuredClone(multipath.entry))).outs;
-      },
-    );
+    const outs = await deployedMultipath();
     await withProvider(
       60,
       () => ({ code: 0 }),
@@ -172,14 +178,7 @@ describe("a guarded run against a fake host", () => {
   });
 
   test("a replacement's delete does not confirm: its create and the Confirmation follow", async () => {
-    let outs: Record<string, any> = {};
-    await withProvider(
-      60,
-      () => ({ code: 0 }),
-      async (p) => {
-        outs = (await p.create(MULTIPATH_URN, structuredClone(multipath.entry))).outs;
-      },
-    );
+    const outs = await deployedMultipath();
     await withProvider(
       60,
       () => ({ code: 0 }),

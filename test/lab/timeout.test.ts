@@ -2,7 +2,6 @@
 // with every process it started (issue 15, item 3): the run fails naming the
 // step and the limit, and nothing of it is left running on the gateway.
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
 import { type Lab, labUp } from "../../lab/lab";
 import { ScriptError, SshPool } from "../../provider/ssh";
@@ -21,11 +20,7 @@ after(async () => {
 
 test("a hung script and its children are stopped at the limit, and the error says so", { timeout: 60_000 }, async () => {
   const conn = {
-    address: "127.0.0.1",
-    port: lab.sshPort,
-    user: "root",
-    hostKey: lab.hostKeyLine,
-    privateKey: fs.readFileSync(lab.privateKeyPath, "utf8"),
+    ...lab.providerConnection(),
     commandTimeoutSeconds: 5,
   };
   // A child that would outlive its shell, and the shell itself hanging: a stuck `nft`, say.
