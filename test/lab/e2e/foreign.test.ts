@@ -110,7 +110,8 @@ for (const backend of ["nftables", "iptables"] as const) {
         site.uplinks[0].weight = 1;
       });
       const again = assertSuccess(await s.pulumi("up", "--yes"));
-      assert.match(again.output, /1 updated/, describeRun(again));
+      // The weighted route, and the run's Confirmation.
+      assert.match(again.output, /~ 2 updated/, describeRun(again));
       assert.deepEqual(await checks(cases), seen, "the update left them alone");
       assertSuccess(await s.pulumi("destroy", "--yes"));
       s.deployed = false;
