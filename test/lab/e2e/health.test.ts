@@ -39,6 +39,12 @@ for (const backend of ["nftables", "iptables"] as const) {
       }
     };
     const waitState = (uplink: string, want: "up" | "down") => waitFor(`${uplink} ${want}`, async () => (await state(uplink)) === want);
+    /** The monitor writes an uplink's state, then rebuilds the route: a test that saw the state waits for the route too. */
+    const waitRoute = async (want: string) => {
+      await waitFor(`the route ${want}`, async () => (await route()) === want).catch(async (err) => {
+        assert.equal(await route(), want, (err as Error).message);
+      });
+    };
     /** Black-holes everything beyond modem N (its carrier and the gateway's link stay up). */
     const cut = (m: 1 | 2) =>
       s.lab.exec(`m${m}`, ["nft", "-f", "-"], {
@@ -137,7 +143,7 @@ for (const backend of ["nftables", "iptables"] as const) {
     test("c. the outage ends: isp1 comes back with the new weights and carries its share; the fallback pin returns", async () => {
       await restore(1);
       await waitState("isp1", "up");
-      assert.equal(await route(), "default nexthop via 192.168.1.254 dev eth1 weight 3 nexthop via 192.168.2.254 dev eth2 weight 2");
+      await waitRoute("default nexthop via 192.168.1.254 dev eth1 weight 3 nexthop via 192.168.2.254 dev eth2 weight 2");
       await assertIsp1Share(s.lab, 3 / 5, "after the outage");
       assert.deepEqual([...(await s.lab.flows({ count: 10, targets: [PIN_FALLBACK] }))], [[SEEN_VIA.isp1, 10]]);
       assert.deepEqual([...(await s.lab.flows({ count: 10, targets: [PIN_STAY] }))], [[SEEN_VIA.isp1, 10]]);
@@ -167,7 +173,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       try {
         await waitState("isp1", "down");
         await waitState("isp2", "down");
-        assert.equal(await route(), "default nexthop via 192.168.1.254 dev eth1 weight 3 nexthop via 192.168.2.254 dev eth2 weight 2");
+        await waitRoute("default nexthop via 192.168.1.254 dev eth1 weight 3 nexthop via 192.168.2.254 dev eth2 weight 2");
       } finally {
         await restore(1);
         await restore(2);
