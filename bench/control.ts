@@ -7,7 +7,7 @@ import { planResources } from "../lib/resources";
 import type { Ctx } from "./context";
 import { applyAll, applyOne, floorRun, removeAll, renderOnlyMs } from "./floor";
 import { parse, withWeight, type RawSite } from "./sites";
-import { FRAME_RESOURCES, countRe } from "./stack";
+import { CONFIRMATION, FRAME_RESOURCES, countRe } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { timing, type Timing } from "./stats";
 
@@ -65,7 +65,7 @@ export async function controlSection(ctx: Ctx, pristine: KernelState): Promise<C
       if (has("preview")) add("pulumi", "preview", await stack.timed(["preview", "--expect-no-changes"], countRe("unchanged", n)));
       if (has("weight change")) {
         stack.setSite(weighted);
-        add("pulumi", "weight change", await stack.up(countRe("updated", 1)));
+        add("pulumi", "weight change", await stack.up(countRe("updated", 1 + CONFIRMATION)));
         st.weighted = await kernelState(ctx.lab);
       }
       add("pulumi", "destroy", await stack.destroy(countRe("deleted", n)));

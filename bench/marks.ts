@@ -18,7 +18,7 @@ import type { Ctx } from "./context";
 import { applyAll, applyOne, floorRun, removeAll, type Without } from "./floor";
 import { extendLab, labUplinks, seenVia } from "./labx";
 import { parse, withUplinks } from "./sites";
-import { countRe } from "./stack";
+import { CONFIRMATION, countRe } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { timing, type Timing } from "./stats";
 
@@ -121,7 +121,7 @@ export async function marksSection(ctx: Ctx): Promise<MarksResult> {
         let changeMs: number;
         if (variant === "with marks") {
           stack.setSite(rawTo);
-          changeMs = await stack.up(countRe("updated", 1));
+          changeMs = await stack.up(countRe("updated", 1 + CONFIRMATION));
         } else {
           changeMs = await floorRun(ctx.gw, applyOne(parse(rawTo), "multipath"), "apply multipath");
         }

@@ -8,7 +8,7 @@ import type { Ctx } from "./context";
 import { applyAll, applyOne, floorRun, removeAll } from "./floor";
 import { extendLab, labUplinks } from "./labx";
 import { changeOneRoute, parse, scaleSite } from "./sites";
-import { FRAME_RESOURCES, countRe } from "./stack";
+import { CONFIRMATION, FRAME_RESOURCES, countRe } from "./stack";
 import { kernelState, StateChecks, type KernelState } from "./state";
 import { linearFit, timing, type Timing } from "./stats";
 
@@ -78,7 +78,7 @@ export async function scaleSection(ctx: Ctx): Promise<ScaleResult> {
           add("pulumi", "no-op up", await stack.up(countRe("unchanged", n)));
           previews.push(await stack.timed(["preview", "--expect-no-changes"], countRe("unchanged", n)));
           stack.setSite(changed.site);
-          add("pulumi", "one-route change", await stack.up(countRe("updated", 1)));
+          add("pulumi", "one-route change", await stack.up(countRe("updated", 1 + CONFIRMATION)));
           st.pulumi.changed = await kernelState(lab);
           add("pulumi", "destroy", await stack.destroy(countRe("deleted", n)));
           st.pulumi.removed = await kernelState(lab);

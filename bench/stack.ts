@@ -86,8 +86,11 @@ export class BenchStack {
   }
 }
 
-/** Resources of a stack besides the gateway's own: the stack, the MultiWanGateway component and its multiwan provider. */
-export const FRAME_RESOURCES = 3;
+/** The run's Confirmation: every bench site keeps the default rollback.afterSeconds, and it updates whenever another resource does. */
+export const CONFIRMATION = 1;
+
+/** Resources of a stack besides the gateway's own: the stack, the MultiWanGateway component, its multiwan provider and the Confirmation. */
+export const FRAME_RESOURCES = 3 + CONFIRMATION;
 
 /** Number of resources in the stack (stack, component, provider resources) a site yields: "N created". */
 export function countRe(verb: "created" | "unchanged" | "deleted" | "updated", n: number): RegExp {
