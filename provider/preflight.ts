@@ -19,7 +19,6 @@ export interface Then {
 export class PreflightGate {
   private readonly checks = new Map<string, Promise<void>>();
   private readonly reported = new Set<string>();
-  private readonly passedKeys = new Set<string>();
 
   constructor(private readonly pool: SshPool) {}
 
@@ -32,11 +31,6 @@ export class PreflightGate {
     return this.checks.has(this.keyOf(conn, preflight));
   }
 
-  /** True once this host's preflight passed in this process. */
-  passed(conn: Connection, preflight: Preflight): boolean {
-    return this.passedKeys.has(this.keyOf(conn, preflight));
-  }
-
   /**
    * `then`: lines that run in the same round trip when the preflight's shell
    * checks pass (arming the rollback guard), and the script that takes them
@@ -46,9 +40,7 @@ export class PreflightGate {
     const key = this.keyOf(conn, preflight);
     let check = this.checks.get(key);
     if (!check) {
-      check = this.run(conn, preflight, then).then(() => {
-        this.passedKeys.add(key);
-      });
+      check = this.run(conn, preflight, then);
       this.checks.set(key, check);
     }
     try {
